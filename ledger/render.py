@@ -13,8 +13,16 @@ from ledger.report import Audit, CostGroup, CostReport, ScopeCost, Unpriced
 from ledger.schema import Provenance
 from ledger.store import VerifyResult
 
-MARKERS = {Provenance.MEASURED: "M", Provenance.REPORTED: "R", Provenance.ESTIMATED: "E"}
-LEGEND = "Provenance: M measured, R reported (cited), E estimated (formula and range stored)."
+MARKERS = {
+    Provenance.MEASURED: "M",
+    Provenance.REPORTED: "R",
+    Provenance.ESTIMATED: "E",
+    Provenance.DECLARED: "D",
+}
+LEGEND = (
+    "Provenance: M measured, R reported (cited), E estimated (formula and range stored), "
+    "D declared by the user (not measured)."
+)
 
 
 def usd(value: Decimal | None) -> str:
