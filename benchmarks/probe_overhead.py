@@ -8,15 +8,18 @@ other, in an order that rotates from round to round:
 ``bare``
     ``python -c JOB``.
 ``fake``
-    This script as a small driver (``--_wrap fake``) that opens a ``Ledger`` on a SQLite file and
-    calls ``probes.wrap.run_command`` with a ``FakeGpuMeter`` of 8 fake H100s on the real
-    ``SystemClock``, sampling at 10 Hz (``sample_interval_s=0.1``), the way ``receipts run`` would
-    with NVML on an 8-GPU node: the timed wall includes interpreter start, imports, ledger open,
-    recording the run, sampling, heartbeats and finalisation. (It does not import the CLI, typer
-    or rich, which the real command does.)
+    A small ``python -c`` driver (:data:`FAKE_DRIVER`) that does what the ``receipts`` console
+    script does for ``receipts run`` (it even imports ``re`` first, as pip's script does), with a
+    ``FakeGpuMeter`` of 8 fake H100s on the real ``SystemClock`` sampled at 10 Hz in place of NVML:
+    the fast path of :mod:`probes.launch` (the ``running`` entry written with the standard library,
+    the meter and the child started, the store imported in the background), falling back to
+    ``probes.wrap.run_command`` where the fast path declines (the untimed warm-up, which creates
+    the ledger and the subject). The timed wall includes interpreter start, imports, recording the
+    run, sampling, heartbeats and finalisation.
 ``null``
     The real CLI: ``receipts run --ledger sqlite:///FILE ... -- python -c JOB``. The CLI meters
-    with NVML where it initialises and with the null meter otherwise (no GPU, so no sampling).
+    with NVML where it initialises and with the null meter otherwise (no GPU, so no sampling); on
+    a ledger that has the subject (after the warm-up) it takes the fast path.
 
 Every variant is timed from the parent with ``time.perf_counter`` around ``subprocess.run``. The
 job also prints its own loop time, so the wall time of each run splits into the loop and the rest
@@ -95,36 +98,44 @@ def loop_seconds(stdout: str) -> float | None:
 
 # --- the driver for the fake-meter variant (runs in its own process) ---------------------------
 
+FAKE_DRIVER = """\
+import re  # what the pip-generated `receipts` script imports first
+import os, sys
+from ledger.enums import Category
+from probes.launch import RunArgs, launch
+from probes.meter import SystemClock
+from probes.testing import FakeDevice, FakeGpuMeter, fake_device
 
-def wrap_fake(ledger_url: str, stage: str, argv: list[str]) -> int:
-    """Run ``argv`` under ``run_command`` with 8 fake H100s sampled at 10 Hz in real time."""
-    sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-    from ledger.schema import Category
-    from ledger.store import Ledger
-    from probes.meter import SystemClock
+url, stage, command = sys.argv[1], sys.argv[2], sys.argv[4:]
+meter = FakeGpuMeter([FakeDevice(fake_device(i)) for i in range({devices})], SystemClock())
+args = RunArgs(command=command, subject="{subject}", stage=stage, category=Category.EVALUATION,
+               sample_interval={interval}, heartbeat={heartbeat}, ledger=url)
+code = launch(args, meter_factory=lambda: meter)
+if code is None:  # a new ledger or subject: the full path, as the typer command takes it
     from probes.session import RunSpec
-    from probes.testing import FakeDevice, FakeGpuMeter, fake_device
     from probes.wrap import run_command
+    from ledger.store import Ledger
+    spec = RunSpec(subject=args.subject, stage=stage, category=args.category, command=command,
+                   working_dir=os.getcwd())
+    with Ledger(url) as store:
+        code = run_command(store, spec, command, meter=meter, sample_interval_s={interval},
+                           heartbeat_s={heartbeat})
+sys.stdout.flush()
+os._exit(code)  # as the console script does after the fast path
+"""
+"""The fake-meter variant: ``receipts run``'s fast path (:func:`probes.launch.launch`) with a
+``FakeGpuMeter`` of 8 fake H100s on the real clock sampled at 10 Hz, falling back to the full path
+where the fast path declines, as the console script does."""
 
-    clock = SystemClock()
-    meter = FakeGpuMeter([FakeDevice(fake_device(i)) for i in range(FAKE_DEVICES)], clock)
-    spec = RunSpec(
+
+def fake_driver() -> str:
+    """:data:`FAKE_DRIVER` with this benchmark's settings."""
+    return FAKE_DRIVER.format(
+        devices=FAKE_DEVICES,
         subject=SUBJECT,
-        stage=stage,
-        category=Category("evaluation"),
-        command=argv,
-        working_dir=os.getcwd(),
+        interval=FAKE_SAMPLE_INTERVAL_S,
+        heartbeat=HEARTBEAT_S,
     )
-    with Ledger(ledger_url) as store:
-        return run_command(
-            store,
-            spec,
-            argv,
-            meter=meter,
-            clock=clock,
-            sample_interval_s=FAKE_SAMPLE_INTERVAL_S,
-            heartbeat_s=HEARTBEAT_S,
-        )
 
 
 # --- the parent ---------------------------------------------------------------------------------
@@ -196,19 +207,7 @@ class Setup:
         if variant == "bare":
             return child
         if variant == "fake":
-            script = str(Path(__file__).resolve())
-            return [
-                self.python,
-                script,
-                "--_wrap",
-                "fake",
-                "--_ledger",
-                self.ledger_url("fake"),
-                "--_stage",
-                stage,
-                "--",
-                *child,
-            ]
+            return [self.python, "-c", fake_driver(), self.ledger_url("fake"), stage, "--", *child]
         if variant == "null":
             return [
                 self.receipts,
@@ -469,10 +468,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--receipts", help="the receipts executable (default: beside python)")
     parser.add_argument("--out", type=Path, help="keep the ledgers in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON result line")
-    parser.add_argument("--_wrap", choices=["fake"], help=argparse.SUPPRESS)
-    parser.add_argument("--_ledger", help=argparse.SUPPRESS)
-    parser.add_argument("--_stage", default=TIMED, help=argparse.SUPPRESS)
-    parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.seconds <= 0 or args.help_runs < 1:
         parser.error("--rounds, --seconds and --help-runs must be positive")
@@ -480,12 +475,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark (or, with ``--_wrap``, be the fake-meter driver)."""
+    """Run the benchmark."""
     args = parse_args(argv)
-    if args._wrap:
-        if not args._ledger or not args.command:
-            raise SystemExit("--_wrap needs --_ledger URL -- COMMAND...")
-        return wrap_fake(args._ledger, args._stage, args.command)
 
     machine = machine_info()
     print(
@@ -499,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         f"calibration trial {trial:.2f} s)"
     )
     print(
-        f"variants: bare; fake = run_command + FakeGpuMeter({FAKE_DEVICES} x H100, SystemClock) "
+        f"variants: bare; fake = probes.launch + FakeGpuMeter({FAKE_DEVICES} x H100, SystemClock) "
         f"at {1 / FAKE_SAMPLE_INTERVAL_S:g} Hz; null = {receipts} run "
         "(NVML if it initialises, else the null meter)"
     )

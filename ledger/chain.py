@@ -1,14 +1,18 @@
 """How ledger entries are encoded and chained: the hashed columns, their canonical text, the
 SHA-256 chain, and the mapping between records and rows. Shared by the store, verification and
-merging; nothing here touches a database."""
+merging; nothing here touches a database. The column order, the text and the digest are defined
+in :mod:`ledger.canonical` (standard library only) and re-exported here."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Sequence
 from typing import Any
 
+from ledger.canonical import COLUMNS as COLUMNS
+from ledger.canonical import CURRENT as CURRENT
+from ledger.canonical import GENESIS as GENESIS
+from ledger.canonical import digest as digest
+from ledger.canonical import render as render
 from ledger.schema import (
     EvalItem,
     FunnelStep,
@@ -22,10 +26,6 @@ from ledger.schema import (
     Usage,
     utcnow,
 )
-
-GENESIS = "0" * 64
-"""``prev_hash`` of the first entry."""
-
 
 KINDS: dict[type[Record], str] = {
     Subject: "subject",
@@ -42,45 +42,7 @@ KINDS: dict[type[Record], str] = {
 
 MODELS = {kind: model for model, kind in KINDS.items()}
 
-# Columns in hash order. ``seq`` and the hashes themselves are checked separately.
-
-
-COLUMNS = (
-    "kind",
-    "record_id",
-    "subject",
-    "run_id",
-    "category",
-    "stage",
-    "resource",
-    "unit",
-    "quantity",
-    "quantity_low",
-    "quantity_high",
-    "provenance",
-    "body",
-    "supersedes",
-    "origin",
-    "recorded_at",
-)
-
-
 USAGE_EXTRAS = ("citation", "estimate", "note", "detail")
-
-
-CURRENT = "seq NOT IN (SELECT supersedes FROM entries WHERE supersedes IS NOT NULL)"
-
-
-def render(values: Sequence[Any]) -> str:
-    """Canonical text of column values: None as NUL, floats by repr, joined by US (0x1f)."""
-    return "\x1f".join(
-        "\x00" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values
-    )
-
-
-def digest(prev_hash: str, values: Sequence[Any]) -> str:
-    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values."""
-    return hashlib.sha256(f"{prev_hash}\x1f{render(values)}".encode()).hexdigest()
 
 
 def as_float(value: float | None) -> float | None:

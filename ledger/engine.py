@@ -3,27 +3,15 @@ that never show a password."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from ledger.errors import InputError, StoreError
-
-
-def default_url() -> str:
-    """The ledger used when neither ``--ledger`` nor ``RECEIPTS_LEDGER`` names one."""
-    return f"sqlite:///{Path(user_data_dir('receipts', appauthor=False)) / 'ledger.db'}"
-
-
-def resolve_url(url: str | None) -> str:
-    """The option's URL, else ``RECEIPTS_LEDGER``, else the default SQLite file."""
-    return url or os.environ.get("RECEIPTS_LEDGER") or default_url()
 
 
 def safe_url(url: str) -> str:

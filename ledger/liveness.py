@@ -18,15 +18,14 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 
+from ledger import lite
+from ledger.lite import MIN_STALE_S as MIN_STALE_S
 from ledger.schema import Run, RunStatus, Usage, utcnow
 from ledger.store import Ledger
-
-MIN_STALE_S = 120.0
-"""A heartbeat from another host is stale after max(3 intervals, this many seconds)."""
 
 
 @dataclass(frozen=True)
@@ -93,22 +92,16 @@ def last_beat(ledger: Ledger, run_id: str) -> Heartbeat | None:
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def is_stale(heartbeat: Heartbeat, now: datetime) -> bool:
-    """Whether the wrapper behind a heartbeat is gone."""
-    if heartbeat.host == socket.gethostname():
-        return not _pid_alive(heartbeat.pid)
-    limit = max(3 * heartbeat.interval_s, MIN_STALE_S)
-    return now - heartbeat.beat_at > timedelta(seconds=limit)
+    """Whether the wrapper behind a heartbeat is gone (the rule: :func:`ledger.lite.is_stale`)."""
+    return lite.is_stale(
+        heartbeat.host,
+        heartbeat.pid,
+        heartbeat.beat_at,
+        heartbeat.interval_s,
+        now=now,
+        host=socket.gethostname(),
+    )
 
 
 def reap(ledger: Ledger, now: datetime | None = None) -> list[Run]:

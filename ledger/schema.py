@@ -8,7 +8,6 @@ Something nobody measured is ``None``, never ``0``.
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -21,16 +20,15 @@ from pydantic import (
     model_validator,
 )
 
+from ledger.canonical import is_valid_id
 from ledger.enums import Category, Provenance, RunStatus, Term, Tier, Unit
 
 SCHEMA_VERSION = 1
 """Version of the stored formats (case files, price-card files, JSON reports)."""
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
-
 
 def _check_id(value: str) -> str:
-    if not _ID.match(value):
+    if not is_valid_id(value):
         raise ValueError(
             f"{value!r} is not a valid id (letters, digits and . _ : / @ + - only, "
             "starting with a letter or digit)"

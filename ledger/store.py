@@ -30,8 +30,9 @@ from ledger.chain import (
     row_to_record,
     row_values,
 )
-from ledger.engine import create_ledger_engine, db_message, resolve_url
+from ledger.engine import create_ledger_engine, db_message
 from ledger.errors import InputError, NotFoundError, StoreError
+from ledger.lite import resolve_url
 from ledger.migrations import MIGRATIONS, MIGRATIONS_TABLE
 from ledger.schema import (
     Category,

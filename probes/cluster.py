@@ -3,18 +3,21 @@
 Only one process per node meters that node's devices (local rank 0, or the only process when no
 launcher is involved); every row it writes carries the host, the node rank and the job id, so
 that reports can fold the nodes of one job into one logical run.
+
+Also the other facts about this process's place that a run records or depends on, kept here because
+they need nothing beyond the standard library (``receipts run`` reads them before its child
+starts): a fresh run id, the git commit of the working directory, and whether an NVIDIA driver is
+visible at all.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-from dataclasses import dataclass
-from typing import Literal
+import subprocess
+from typing import Literal, NamedTuple
 
 
-@dataclass(frozen=True)
-class ClusterContext:
+class ClusterContext(NamedTuple):
     """This process's place in a (possibly distributed) job."""
 
     host: str
@@ -38,6 +41,16 @@ class ClusterContext:
         return self.local_rank in (None, 0)
 
 
+def hostname() -> str:
+    """This host's name: ``socket.gethostname()``, read without importing :mod:`socket` where
+    ``os.uname`` gives the same (POSIX: both are the kernel's node name)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def _int(environ: dict[str, str], name: str) -> int | None:
     value = environ.get(name)
     return int(value) if value is not None and value.strip().lstrip("-").isdigit() else None
@@ -49,7 +62,7 @@ def from_environ(environ: dict[str, str] | None = None) -> ClusterContext:
     job_id = env.get("SLURM_JOB_ID") or env.get("TORCHELASTIC_RUN_ID") or None
     if "LOCAL_RANK" in env:
         return ClusterContext(
-            host=socket.gethostname(),
+            host=hostname(),
             node_rank=_int(env, "GROUP_RANK") if "GROUP_RANK" in env else _int(env, "NODE_RANK"),
             local_rank=_int(env, "LOCAL_RANK"),
             rank=_int(env, "RANK"),
@@ -59,7 +72,7 @@ def from_environ(environ: dict[str, str] | None = None) -> ClusterContext:
         )
     if "SLURM_JOB_ID" in env and "SLURM_LOCALID" in env:
         return ClusterContext(
-            host=socket.gethostname(),
+            host=hostname(),
             node_rank=_int(env, "SLURM_NODEID"),
             local_rank=_int(env, "SLURM_LOCALID"),
             rank=_int(env, "SLURM_PROCID"),
@@ -67,4 +80,39 @@ def from_environ(environ: dict[str, str] | None = None) -> ClusterContext:
             job_id=job_id,
             launcher="slurm",
         )
-    return ClusterContext(socket.gethostname(), None, None, None, None, job_id, None)
+    return ClusterContext(hostname(), None, None, None, None, job_id, None)
+
+
+def new_run_id(subject: str, stage: str, node_rank: int | None) -> str:
+    """A fresh id for a run of ``subject`` at ``stage``: ``SUBJECT/STAGE/[nodeN-]<12 hex>``."""
+    suffix = f"node{node_rank}-" if node_rank is not None else ""
+    return f"{subject}/{stage}/{suffix}{os.urandom(6).hex()}"
+
+
+def git_commit(directory: str) -> str | None:
+    """HEAD of the git repository at ``directory``, where it is one."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", directory, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+NVIDIA_DRIVER_PATHS = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg")
+"""What an NVIDIA driver leaves on a Linux host: the control device, its /proc directory, or WSL2's
+GPU paravirtualisation device. NVML cannot initialise where none of them exists."""
+
+
+def nvidia_driver_visible(paths: tuple[str, ...] = NVIDIA_DRIVER_PATHS) -> bool:
+    """Whether NVML could initialise here: always ``True`` off Linux (no cheap check there), else
+    whether any of ``paths`` exists. Lets ``receipts run`` skip importing pynvml (~40 ms on a
+    small machine) on hosts without a GPU."""
+    if not os.path.isdir("/proc/self"):
+        return True
+    return any(os.path.exists(path) for path in paths)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from probes.errors import DeviceLost, MeterError, NotSupported
-from probes.schema import DeviceUsage, GpuDevice, GpuSample
+from probes.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ class Sampler:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stopped: list[DeviceUsage] | None = None
 
     def start(self, *, background: bool = True) -> None:
         """Read the energy counters, take the first sample, and start sampling."""
@@ -184,13 +185,19 @@ class Sampler:
         return self._usages(final=False)
 
     def stop(self) -> list[DeviceUsage]:
-        """Stop sampling, take a last sample, read the counters, and return each device's usage."""
+        """Stop sampling, take a last sample, read the counters, and return each device's usage.
+
+        Stopping again returns the first stop's usages: the window ends once.
+        """
+        if self._stopped is not None:
+            return self._stopped
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         if self._tracks:
             self.step()
-        return self._usages(final=True)
+        self._stopped = self._usages(final=True)
+        return self._stopped
 
     def samples(self) -> list[GpuSample]:
         """Every sample so far, in time order per device."""
@@ -203,7 +210,8 @@ class Sampler:
             return [self._usage(track, wall, final) for track in self._tracks]
 
     def _usage(self, track: _Track, wall: float, final: bool) -> DeviceUsage:
-        energy, method = None, None
+        energy: float | None = None
+        method: EnergyMethod | None = None
         if track.energy_start_mj is not None and track.lost_at_s is None:
             try:
                 end = self.meter.energy_mj(track.device)

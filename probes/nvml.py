@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from probes.cluster import nvidia_driver_visible
 from probes.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
 from probes.meter import Reading
 from probes.schema import GpuDevice
@@ -139,7 +140,13 @@ class NvmlMeter:
 
 
 def open_meter(environ: dict[str, str] | None = None) -> NvmlMeter | None:
-    """The NVML meter where NVML initialises, else ``None`` (then use the null meter)."""
+    """The NVML meter where NVML initialises, else ``None`` (then use the null meter).
+
+    On a Linux host with no NVIDIA driver at all (:func:`probes.cluster.nvidia_driver_visible`)
+    pynvml is not even imported.
+    """
+    if not nvidia_driver_visible():
+        return None
     try:
         return NvmlMeter(environ)
     except MeterUnavailable:

@@ -1,15 +1,21 @@
-"""The probes' contract: devices, samples and what a metered window consumed."""
+"""The probes' contract: devices, samples and what a metered window consumed.
+
+These are frozen dataclasses, not pydantic records: only the meters make them (ten times a second
+per device while sampling), nothing reads them from outside, and ``receipts run`` must be able to
+start metering before its child starts without importing pydantic (see :mod:`probes.launch`).
+What is stored goes through the ledger's pydantic :class:`~ledger.schema.Usage`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
-
-from ledger.schema import Record
 
 EnergyMethod = Literal["counter", "integrated_power"]
 
 
-class GpuDevice(Record):
+@dataclass(frozen=True, slots=True)
+class GpuDevice:
     """One physical device visible to the job."""
 
     index: int
@@ -22,7 +28,8 @@ class GpuDevice(Record):
     """Device memory in bytes."""
 
 
-class GpuSample(Record):
+@dataclass(frozen=True, slots=True)
+class GpuSample:
     """One reading of one device."""
 
     t_s: float
@@ -37,7 +44,8 @@ class GpuSample(Record):
     """Device memory in use, bytes."""
 
 
-class DeviceUsage(Record):
+@dataclass(frozen=True, slots=True)
+class DeviceUsage:
     """What one device consumed over a metered window."""
 
     device: GpuDevice

@@ -15,9 +15,7 @@ allocation (``declared_gpus``) is recorded as ``declared``.
 
 from __future__ import annotations
 
-import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from ledger.errors import NotFoundError
 from ledger.liveness import beat, finish
 from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage, utcnow
 from ledger.store import Ledger
-from probes.cluster import ClusterContext, from_environ
+from probes.cluster import ClusterContext, from_environ, git_commit, new_run_id
 from probes.gpus import gpu_model_name
 from probes.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
 from probes.schema import DeviceUsage, GpuSample
@@ -116,21 +114,6 @@ def _kwh(joules: float | None) -> float | None:
     return None if joules is None else joules / 3.6e6
 
 
-def git_commit(directory: str) -> str | None:
-    """HEAD of the git repository at ``directory``, where it is one."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", directory, "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
 @dataclass
 class RunSpec:
     """What to record about a run before it starts."""
@@ -161,6 +144,8 @@ class MeteredRun:
         job_pids: Callable[[], set[int]] = set,
         cluster: ClusterContext | None = None,
         background: bool = True,
+        sampler: Sampler | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.spec = spec
@@ -169,11 +154,10 @@ class MeteredRun:
         self.cluster = cluster or from_environ()
         self.heartbeat_s = heartbeat_s
         self.background = background
-        self.sampler = Sampler(
+        self.sampler = sampler or Sampler(
             self.meter, clock=self.clock, interval_s=sample_interval_s, job_pids=job_pids
         )
-        suffix = f"node{self.cluster.node_rank}-" if self.cluster.node_rank is not None else ""
-        self.run_id = f"{spec.subject}/{spec.stage}/{suffix}{uuid.uuid4().hex[:12]}"
+        self.run_id = run_id or new_run_id(spec.subject, spec.stage, self.cluster.node_rank)
         self.extra: list[Usage] = list(spec.usages)
         self.run: Run | None = None
         self._t0 = 0.0
@@ -206,12 +190,25 @@ class MeteredRun:
         self._t0 = self.clock.monotonic()
         self.sampler.start(background=self.background)
         self.beat()  # from now on the run can be reaped if this process dies
+        self._start_heartbeats()
+        return self.run
+
+    def adopt(self, run: Run, t0: float) -> None:
+        """Take over a run that was already written as ``running``, with its first heartbeat,
+        and whose sampler (given to the constructor) started at ``t0`` on this run's clock: what
+        ``receipts run``'s fast path hands over once its child runs (see :mod:`probes.launch`)."""
+        if run.id != self.run_id or run.status is not RunStatus.RUNNING:
+            raise ValueError(f"cannot adopt {run.id} ({run.status.value}) as {self.run_id}")
+        self.run = run
+        self._t0 = t0
+        self._start_heartbeats()
+
+    def _start_heartbeats(self) -> None:
         if self.background:
             self._beats = threading.Thread(
                 target=self._heartbeat, name="receipts-heartbeat", daemon=True
             )
             self._beats.start()
-        return self.run
 
     def add_usage(self, usage: Usage) -> None:
         """Attach a usage (tokens, API calls) to this run; it is written when the run ends."""
@@ -279,10 +276,13 @@ class MeteredRun:
         exit_code: int | None = None,
         note: str | None = None,
         detail: dict[str, object] | None = None,
+        wall_s: float | None = None,
     ) -> Run:
         """Stop metering and write the run's final state with its usages, in one transaction.
 
         ``detail`` is merged into the run's detail (steps and epochs of a training, say).
+        ``wall_s`` is the run's wall time where the work ended before this call (the fast path of
+        ``receipts run`` stops its sampler when the child exits); by default, the time until now.
         """
         assert self.run is not None, "start() first"
         self._stop.set()
@@ -290,7 +290,7 @@ class MeteredRun:
             self._beats.join()
         devices = self.sampler.stop()
         self.meter.close()
-        wall = self.wall_s()
+        wall = self.wall_s() if wall_s is None else wall_s
         final = Run.model_validate(
             {
                 **self.run.model_dump(),

@@ -4,34 +4,28 @@ The run is written as ``running`` before the child starts and finalised after it
 ``succeeded`` (exit 0), ``failed`` (non-zero exit, or a command that cannot start: 127 not found,
 126 not executable) or ``killed`` (ended by a signal: the wrapper exits with 128 + the signal,
 as shells do). SIGINT, SIGTERM and SIGHUP sent to the wrapper are forwarded to the child, which
-runs in its own process group so that a terminal's Ctrl-C reaches it once, through the wrapper.
+runs in its own process group so that a terminal's Ctrl-C reaches it once, through the wrapper
+(:mod:`probes.child`).
+
+This is the path through the store from the first write; ``receipts run`` itself usually takes
+the fast path of :mod:`probes.launch`, which records the same run.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from types import FrameType
 
 from ledger.schema import RunStatus
 from ledger.store import Ledger
+from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import ClusterContext, from_environ
 from probes.meter import Clock, GpuMeter
 from probes.nvml import open_meter
 from probes.proctree import job_tree
 from probes.session import MeteredRun, RunSpec
-
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def status_of(returncode: int) -> tuple[RunStatus, int]:
-    """The run status and the wrapper's own exit code for a child's return code."""
-    if returncode < 0:
-        return RunStatus.KILLED, 128 - returncode
-    return (RunStatus.SUCCEEDED if returncode == 0 else RunStatus.FAILED), returncode
 
 
 def run_command(
@@ -71,29 +65,12 @@ def run_command(
     if on_start is not None:
         on_start(run)
     try:
-        child = subprocess.Popen(argv, process_group=0)
-    except FileNotFoundError:
-        run.finish(RunStatus.FAILED, 127, note=f"command not found: {argv[0]}")
-        print(f"receipts: error: command not found: {argv[0]}", file=sys.stderr)
-        return 127
-    except PermissionError:
-        run.finish(RunStatus.FAILED, 126, note=f"command not executable: {argv[0]}")
-        print(f"receipts: error: command not executable: {argv[0]}", file=sys.stderr)
-        return 126
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if child is not None and child.poll() is None:
-            child.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        returncode = child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        child = spawn(argv)
+    except SpawnError as exc:
+        run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc))
+        print(f"receipts: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    returncode = wait_forwarding(child)
     status, exit_code = status_of(returncode)
-    note = None
-    if returncode < 0:
-        note = f"ended by {signal.Signals(-returncode).name}"
-    run.finish(status, exit_code, note=note)
+    run.finish(status, exit_code, note=end_note(returncode))
     return exit_code

@@ -1,3 +1,3 @@
-from receipts.cli import main
+from receipts.entry import main
 
 main()

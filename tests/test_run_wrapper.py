@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.schema import Category, RunStatus
+from ledger.schema import Category, RunStatus, Subject
 from ledger.store import Ledger
 from probes.proctree import descendants
 from probes.session import metered_run
@@ -20,6 +20,23 @@ from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 
 RECEIPTS = [sys.executable, "-m", "receipts"]
 RUN = ["run", "--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
+FAST_DRIVER = (
+    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
+    "sys.exit(99 if code is None else code)"
+)
+"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
+
+
+@pytest.fixture(params=["full", "fast"])
+def wrapper(request: pytest.FixtureRequest, sqlite_url: str) -> list[str]:
+    """How ``receipts run`` is invoked: the typer command on a fresh ledger (the full path), or
+    the fast path alone (:mod:`probes.launch`) on a ledger that already has the subject. Both
+    must record the same runs."""
+    if request.param == "full":
+        return [*RECEIPTS, "run"]
+    with Ledger(sqlite_url) as ledger:
+        ledger.record([Subject(id="demo", name="demo")])
+    return [sys.executable, "-c", FAST_DRIVER]
 
 
 def receipts(url: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -28,14 +45,20 @@ def receipts(url: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  #
                           capture_output=True, text=True, timeout=60, **kw)  # fmt: skip
 
 
+def run_with(wrapper: list[str], url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``receipts run --ledger URL ARGS`` through ``wrapper``."""
+    return subprocess.run([*wrapper, "--ledger", url, *RUN[1:], *args],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
 def only_run(url: str):  # type: ignore[no-untyped-def]
     with Ledger(url, reap=False) as ledger:
         (run,) = ledger.runs("demo")
         return run, ledger.verify().ok
 
 
-def test_a_succeeded_run_of_about_two_seconds(sqlite_url: str) -> None:
-    done = receipts(sqlite_url, *RUN, "--", sys.executable, "-c", "import time; time.sleep(2)")
+def test_a_succeeded_run_of_about_two_seconds(wrapper: list[str], sqlite_url: str) -> None:
+    done = run_with(wrapper, sqlite_url, "--", sys.executable, "-c", "import time; time.sleep(2)")
     assert done.returncode == 0, done.stderr
     run, intact = only_run(sqlite_url)
     assert run.status is RunStatus.SUCCEEDED and run.exit_code == 0 and intact
@@ -44,19 +67,24 @@ def test_a_succeeded_run_of_about_two_seconds(sqlite_url: str) -> None:
     assert run.working_dir == os.getcwd() and run.host
 
 
-def test_exit_code_is_passed_through_and_the_run_failed(sqlite_url: str) -> None:
-    done = receipts(sqlite_url, *RUN, "--", sys.executable, "-c", "raise SystemExit(3)")
+def test_exit_code_is_passed_through_and_the_run_failed(
+    wrapper: list[str], sqlite_url: str
+) -> None:
+    done = run_with(wrapper, sqlite_url, "--", sys.executable, "-c", "raise SystemExit(3)")
     assert done.returncode == 3
     run, _ = only_run(sqlite_url)
     assert run.status is RunStatus.FAILED and run.exit_code == 3
 
 
-def test_missing_command_exits_127_and_is_recorded_failed(sqlite_url: str) -> None:
-    done = receipts(sqlite_url, *RUN, "--", "no-such-command-xyz")
+def test_missing_command_exits_127_and_is_recorded_failed(
+    wrapper: list[str], sqlite_url: str
+) -> None:
+    done = run_with(wrapper, sqlite_url, "--", "no-such-command-xyz")
     assert done.returncode == 127
     assert done.stderr.strip() == "receipts: error: command not found: no-such-command-xyz"
     run, _ = only_run(sqlite_url)
     assert run.status is RunStatus.FAILED and run.exit_code == 127
+    assert run.wall_time_s is not None and run.wall_time_s < 0.1  # not the time to get ready
 
 
 def _wait_running(url: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
@@ -71,12 +99,26 @@ def _wait_running(url: str, timeout: float = 20.0):  # type: ignore[no-untyped-d
     raise AssertionError("the run never showed up as running")
 
 
-def _start(url: str, seconds: int = 30) -> subprocess.Popen[str]:
+def _start(wrapper: list[str], url: str, seconds: int = 30) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*RECEIPTS, "run", "--ledger", url, "--heartbeat", "0.2", *RUN[1:], "--",
+        [*wrapper, "--ledger", url, "--heartbeat", "0.2", *RUN[1:], "--",
          sys.executable, "-c", f"import time; time.sleep({seconds})"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+def _wait_heartbeat(url: str, timeout: float = 30.0) -> None:
+    from ledger.liveness import last_beat
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Ledger(url, reap=False) as ledger:
+            (run,) = ledger.runs("demo")
+            beat = last_beat(ledger, run.id)
+        if beat is not None and beat.wall_time_s > 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no heartbeat after the first")
 
 
 def _child_of(wrapper: subprocess.Popen[str]) -> int:
@@ -89,34 +131,38 @@ def _child_of(wrapper: subprocess.Popen[str]) -> int:
     raise AssertionError("no child process")
 
 
-def test_kill_9_of_the_child_records_killed(sqlite_url: str) -> None:
-    wrapper = _start(sqlite_url)
+def test_kill_9_of_the_child_records_killed(wrapper: list[str], sqlite_url: str) -> None:
+    process = _start(wrapper, sqlite_url)
     _wait_running(sqlite_url)
-    os.kill(_child_of(wrapper), signal.SIGKILL)
-    assert wrapper.wait(timeout=30) == 128 + 9
+    os.kill(_child_of(process), signal.SIGKILL)
+    assert process.wait(timeout=30) == 128 + 9
     run, intact = only_run(sqlite_url)
     assert run.status is RunStatus.KILLED and run.exit_code == 137 and intact
     assert "SIGKILL" in (run.note or "")
 
 
-def test_sigterm_to_the_wrapper_is_forwarded_to_the_child(sqlite_url: str) -> None:
-    wrapper = _start(sqlite_url)
+def test_sigterm_to_the_wrapper_is_forwarded_to_the_child(
+    wrapper: list[str], sqlite_url: str
+) -> None:
+    process = _start(wrapper, sqlite_url)
     _wait_running(sqlite_url)
-    child = _child_of(wrapper)
-    wrapper.send_signal(signal.SIGTERM)
-    assert wrapper.wait(timeout=30) == 128 + 15
+    child = _child_of(process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 128 + 15
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text()
     run, _ = only_run(sqlite_url)
     assert run.status is RunStatus.KILLED and "SIGTERM" in (run.note or "")
 
 
-def test_kill_9_of_the_wrapper_then_reap_records_interrupted(sqlite_url: str) -> None:
-    wrapper = _start(sqlite_url)
+def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
+    wrapper: list[str], sqlite_url: str
+) -> None:
+    process = _start(wrapper, sqlite_url)
     _wait_running(sqlite_url)
-    child = _child_of(wrapper)
-    time.sleep(0.6)  # a few heartbeats
-    os.kill(wrapper.pid, signal.SIGKILL)
-    wrapper.wait(timeout=10)
+    child = _child_of(process)
+    _wait_heartbeat(sqlite_url)  # a heartbeat after the first, so there is usage to keep
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
     os.kill(child, signal.SIGKILL)  # the orphaned job, so the test leaves nothing behind
     with Ledger(sqlite_url, reap=False) as ledger:
         (run,) = ledger.runs("demo")
@@ -139,13 +185,16 @@ def test_an_unwritable_ledger_fails_before_the_child_starts(tmp_path: Path) -> N
     assert len(done.stderr.strip().splitlines()) == 1 and "receipts: error:" in done.stderr
 
 
-def test_declared_gpus_are_declared_never_measured(sqlite_url: str) -> None:
-    done = receipts(sqlite_url, *RUN, "--gpus", "8", "--gpu-model", "H100", "--", "true")
+def test_declared_gpus_are_declared_never_measured(wrapper: list[str], sqlite_url: str) -> None:
+    done = run_with(wrapper, sqlite_url, "--gpus", "8", "--gpu-model", "H100", "--", "true")
     assert done.returncode == 0, done.stderr
     with Ledger(sqlite_url, reap=False) as ledger:
         (usage,) = ledger.usages("demo")
     assert usage.provenance.value == "declared" and usage.resource == "gpu/H100"
     assert usage.detail == {"gpus": 8, "wall_s": pytest.approx(usage.quantity * 3600 / 8)}
+    report = receipts(sqlite_url, "report", "--subject", "demo", "--by", "run")
+    assert report.returncode == 0, report.stderr
+    assert "D declared by the user" in report.stdout
 
 
 def test_gpus_without_model_is_bad_input(sqlite_url: str) -> None:

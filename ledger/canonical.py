@@ -1,0 +1,60 @@
+"""The canonical form of a ledger entry: the hashed columns in order, their text, the SHA-256
+chain, and the id rule. Standard library only, so that the run wrapper's fast path
+(:mod:`ledger.lite`) writes exactly what the store writes without importing pydantic or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+GENESIS = "0" * 64
+"""``prev_hash`` of the first entry."""
+
+
+COLUMNS = (
+    "kind",
+    "record_id",
+    "subject",
+    "run_id",
+    "category",
+    "stage",
+    "resource",
+    "unit",
+    "quantity",
+    "quantity_low",
+    "quantity_high",
+    "provenance",
+    "body",
+    "supersedes",
+    "origin",
+    "recorded_at",
+)
+"""Hashed columns in hash order. ``seq`` and the hashes themselves are checked separately."""
+
+
+CURRENT = "seq NOT IN (SELECT supersedes FROM entries WHERE supersedes IS NOT NULL)"
+"""SQL condition selecting the entries nobody superseded (the current view)."""
+
+
+def render(values: Sequence[Any]) -> str:
+    """Canonical text of column values: None as NUL, floats by repr, joined by US (0x1f)."""
+    return "\x1f".join(
+        "\x00" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values
+    )
+
+
+def digest(prev_hash: str, values: Sequence[Any]) -> str:
+    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values."""
+    return hashlib.sha256(f"{prev_hash}\x1f{render(values)}".encode()).hexdigest()
+
+
+_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_REST = _ID_FIRST | frozenset("._:/@+-")
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether ``value`` is a record id: ASCII letters, digits and ``. _ : / @ + -``, starting
+    with a letter or digit."""
+    return bool(value) and value[0] in _ID_FIRST and all(c in _ID_REST for c in value)

@@ -1,0 +1,399 @@
+"""``receipts run`` without the start-up cost.
+
+Through the typer command, ``receipts run`` imports typer, SQLAlchemy and pydantic before its
+child starts: about 0.6 s on a 2-core machine, 6 % of a 10 s job (``benchmarks/README.md``). The
+console script therefore hands ``receipts run ...`` to :func:`main` first. It parses the command
+line itself, writes the ``running`` run and its first heartbeat with the standard library
+(:mod:`ledger.lite`), opens the meter, starts sampling and the child, and only then, in a
+background thread while the child runs, imports the store and the session to adopt the run
+(reaping dead runs, heartbeats). When the child ends, :meth:`probes.session.MeteredRun.finish`
+finalises the run exactly as the full path does.
+
+Anything out of the ordinary returns ``None`` before anything is written, and the typer command
+(:func:`probes.cli.run`) handles the invocation instead: ``--help``; an option this parser does not
+know or a value it does not accept (typer prints its own message); a ledger that is not an
+existing SQLite file at the current schema; a subject the ledger does not have yet; a rank of a
+multi-node job that does not meter its node. A test checks that this parser reads every
+invocation it accepts exactly as typer does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ledger.canonical import is_valid_id
+from ledger.enums import Category, RunStatus
+from ledger.lite import LiteLedger, resolve_url, run_body
+from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
+from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from probes.cluster import ClusterContext
+    from probes.meter import GpuMeter, Sampler
+    from probes.session import MeteredRun
+
+
+class RunArgs(NamedTuple):
+    """A ``receipts run`` command line, as :func:`parse` read it."""
+
+    command: list[str]
+    subject: str
+    stage: str
+    category: Category
+    name: str | None = None
+    gpus: int | None = None
+    gpu_model: str | None = None
+    sample_interval: float = 1.0
+    heartbeat: float = 10.0
+    ledger: str | None = None
+
+
+OPTIONS = {
+    "--subject": "subject",
+    "--stage": "stage",
+    "--category": "category",
+    "--name": "name",
+    "--gpus": "gpus",
+    "--gpu-model": "gpu_model",
+    "--sample-interval": "sample_interval",
+    "--heartbeat": "heartbeat",
+    "--ledger": "ledger",
+}
+"""The typer command's options (a test checks that they are the same), by the field they fill."""
+
+_DIGITS = frozenset("0123456789")
+
+
+def _number(text: str, minimum: float) -> float | None:
+    """A plain decimal (``10``, ``0.5``) at least ``minimum``; ``None`` for anything else."""
+    whole, _, fraction = text.partition(".")
+    if not whole or not set(whole + fraction) <= _DIGITS:
+        return None
+    value = float(text)
+    return value if value >= minimum else None
+
+
+def parse(args: list[str]) -> RunArgs | None:
+    """Read the arguments after ``run``; ``None`` for anything the typer command should handle.
+
+    Accepts ``--option value`` and ``--option=value``, each option at most once, then the command
+    after ``--`` or from the first argument that is not an option. Values starting with ``-``,
+    repeated options, non-decimal numbers and unknown categories are left to typer.
+    """
+    values: dict[str, str] = {}
+    command: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            command = args[i + 1 :]
+            break
+        if not arg.startswith("-"):
+            command = args[i:]
+            break
+        option, equals, value = arg.partition("=")
+        field = OPTIONS.get(option)
+        if field is None or field in values:
+            return None
+        if not equals:
+            if i + 1 == len(args):
+                return None
+            value = args[i + 1]
+            i += 1
+        if value.startswith("-"):
+            return None
+        values[field] = value
+        i += 1
+    if not command or not {"subject", "stage", "category"} <= set(values):
+        return None
+    if values["category"] not in {c.value for c in Category}:
+        return None
+    if ("gpus" in values) != ("gpu_model" in values):
+        return None
+    gpus = None
+    if "gpus" in values:
+        if not set(values["gpus"]) <= _DIGITS or int(values["gpus"]) < 1:
+            return None
+        gpus = int(values["gpus"])
+    sample_interval = _number(values.get("sample_interval", "1.0"), 0.01)
+    heartbeat = _number(values.get("heartbeat", "10.0"), 0.1)
+    if sample_interval is None or heartbeat is None:
+        return None
+    return RunArgs(
+        command=command,
+        subject=values["subject"],
+        stage=values["stage"],
+        category=Category(values["category"]),
+        name=values.get("name"),
+        gpus=gpus,
+        gpu_model=values.get("gpu_model"),
+        sample_interval=sample_interval,
+        heartbeat=heartbeat,
+        ledger=values.get("ledger"),
+    )
+
+
+def default_meter() -> GpuMeter | None:
+    """NVML where a driver is visible and NVML initialises, else ``None`` (the null meter, which
+    the session makes later: nothing to sample, so nothing to start before the child)."""
+    if not nvidia_driver_visible():
+        return None
+    from probes.nvml import open_meter
+
+    return open_meter()
+
+
+def main(args: list[str]) -> int | None:
+    """``receipts run ARGS`` on the fast path: the exit code, or ``None`` (nothing written) where
+    the typer command must handle the invocation."""
+    parsed = parse(args)
+    if parsed is None:
+        return None
+    return launch(parsed)
+
+
+def launch(
+    args: RunArgs, *, meter_factory: Callable[[], GpuMeter | None] = default_meter
+) -> int | None:
+    """Run ``args.command`` metered, writing the run first through :mod:`ledger.lite`; the
+    wrapper's exit code, or ``None`` (nothing written, nothing started) where this path does not
+    apply. ``meter_factory`` gives the meter (``None``: no devices), as ``probes.wrap`` takes one.
+
+    A run with nothing to meter (no devices, no declared allocation) is finished through
+    :mod:`ledger.lite` too, so SQLAlchemy and pydantic are never imported; a metered one is
+    adopted by the store while the child runs (:class:`_Handover`).
+    """
+    cluster = from_environ()
+    if not cluster.meters_node:
+        return None
+    url = resolve_url(args.ledger)
+    lite = LiteLedger.open(url)
+    if lite is None:
+        return None
+    try:
+        if not lite.has_subject(args.subject) or lite.stale_runs(cluster.host):
+            return None  # the full path creates the subject, or reaps the dead runs first
+        meter = meter_factory()
+        started = _write_running(lite, args, cluster)
+        if started is None:
+            if meter is not None:
+                meter.close()
+            return None
+        if meter is None and args.gpus is None:
+            return _run_unmetered(lite, url, args, started)
+    finally:
+        lite.close()
+    run_id, fields = started
+    handover = _Handover(url, args, cluster, run_id, run_body(fields), meter)
+    return handover.run(args.command)
+
+
+def _write_running(
+    lite: LiteLedger, args: RunArgs, cluster: ClusterContext
+) -> tuple[str, dict[str, Any]] | None:
+    """Write the ``running`` run; its id and fields, or ``None`` where SQLite refused."""
+    run_id = new_run_id(args.subject, args.stage, cluster.node_rank)
+    if not is_valid_id(run_id):
+        return None  # the full path says why (a stage with spaces, say)
+    working_dir = os.getcwd()
+    fields: dict[str, Any] = {
+        "id": run_id,
+        "subject": args.subject,
+        "stage": args.stage,
+        "category": args.category.value,
+        "name": args.name or args.stage,
+        "status": RunStatus.RUNNING.value,
+        "started_at": datetime.now(UTC),
+        "host": cluster.host,
+        "node_rank": cluster.node_rank,
+        "job_id": cluster.job_id,
+        "command": args.command,
+        "working_dir": working_dir,
+        "git_commit": git_commit(working_dir),
+    }
+    written = lite.start_run(
+        run_id=run_id,
+        subject=args.subject,
+        stage=args.stage,
+        category=args.category.value,
+        body=run_body(fields),
+        host=cluster.host,
+        pid=os.getpid(),
+        heartbeat_s=args.heartbeat,
+    )
+    return (run_id, fields) if written else None
+
+
+def _run_unmetered(
+    lite: LiteLedger, url: str, args: RunArgs, started: tuple[str, dict[str, Any]]
+) -> int:
+    """The child's life when there is nothing to meter: heartbeats and the final entry through
+    :mod:`ledger.lite`, as :class:`~probes.session.MeteredRun` with the null meter writes them."""
+    run_id, fields = started
+    t0 = time.monotonic()
+
+    def finish(status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
+        final = {
+            **fields,
+            "status": status.value,
+            "ended_at": fields["started_at"] + timedelta(seconds=wall),
+            "wall_time_s": wall,
+            "exit_code": exit_code,
+            "note": note,
+        }
+        lite.finish_run(
+            run_id=run_id,
+            subject=args.subject,
+            stage=args.stage,
+            category=args.category.value,
+            body=run_body(final),
+        )
+
+    try:
+        child = spawn(args.command)
+    except SpawnError as exc:
+        finish(RunStatus.FAILED, exc.exit_code, str(exc), time.monotonic() - t0)
+        print(f"receipts: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    stop = threading.Event()
+    beats = threading.Thread(
+        target=_heartbeats, args=(url, run_id, args.heartbeat, t0, stop), daemon=True
+    )
+    beats.start()
+    returncode = wait_forwarding(child)
+    wall = time.monotonic() - t0
+    stop.set()
+    beats.join()
+    status, exit_code = status_of(returncode)
+    finish(status, exit_code, end_note(returncode), wall)
+    return exit_code
+
+
+def _heartbeats(url: str, run_id: str, interval_s: float, t0: float, stop: threading.Event) -> None:
+    """Beat every ``interval_s`` until ``stop``, on a connection of this thread's own."""
+    lite = LiteLedger.open(url)
+    if lite is None:
+        return
+    try:
+        while not stop.wait(interval_s):
+            with contextlib.suppress(sqlite3.Error):  # a busy ledger: the next beat will do
+                lite.beat(run_id, time.monotonic() - t0)
+    finally:
+        lite.close()
+
+
+class _Handover:
+    """The child's life: spawn it, adopt the run in the background, finish it through the store."""
+
+    def __init__(
+        self,
+        url: str,
+        args: RunArgs,
+        cluster: ClusterContext,
+        run_id: str,
+        body: str,
+        meter: GpuMeter | None,
+    ) -> None:
+        self.url, self.args, self.cluster = url, args, cluster
+        self.run_id, self.body, self.meter = run_id, body, meter
+        self.child: subprocess.Popen[bytes] | None = None
+        self.sampler: Sampler | None = None
+        self.t0 = 0.0
+        self.metered: MeteredRun | None = None
+
+    def run(self, command: list[str]) -> int:
+        self.t0 = time.monotonic()
+        if self.meter is not None:
+            from probes.meter import Sampler
+            from probes.proctree import job_tree
+
+            self.sampler = Sampler(
+                self.meter,
+                interval_s=self.args.sample_interval,
+                job_pids=lambda: job_tree(self.child.pid) if self.child else {os.getpid()},
+            )
+            self.sampler.start()
+        try:
+            self.child = spawn(command)
+        except SpawnError as exc:
+            wall = time.monotonic() - self.t0
+            if self.sampler is not None:
+                self.sampler.stop()
+            self._finish(RunStatus.FAILED, exc.exit_code, str(exc), self._adopt(), wall)
+            print(f"receipts: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        adopting = threading.Thread(target=self._adopt_quietly, name="receipts-adopt", daemon=True)
+        adopting.start()
+        returncode = wait_forwarding(self.child)
+        status, exit_code = status_of(returncode)
+        if self.metered is not None:
+            self._finish(status, exit_code, end_note(returncode), self.metered)
+            return exit_code
+        # The child ended before the store was ready: end the window now, record it afterwards.
+        wall = time.monotonic() - self.t0
+        if self.sampler is not None:
+            self.sampler.stop()
+        adopting.join()
+        metered = self.metered or self._adopt()  # a second try raises what went wrong
+        self._finish(status, exit_code, end_note(returncode), metered, wall)
+        return exit_code
+
+    @staticmethod
+    def _finish(
+        status: RunStatus,
+        exit_code: int,
+        note: str | None,
+        metered: MeteredRun,
+        wall_s: float | None = None,
+    ) -> None:
+        try:
+            metered.finish(status, exit_code, note=note, wall_s=wall_s)
+        finally:
+            metered.ledger.close()
+
+    def _adopt_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # the main thread retries, and raises what it gets
+            self.metered = self._adopt()
+
+    def _adopt(self) -> MeteredRun:
+        from ledger.schema import Run
+        from ledger.store import Ledger
+        from probes.session import MeteredRun, RunSpec
+
+        spec = RunSpec(
+            subject=self.args.subject,
+            stage=self.args.stage,
+            category=self.args.category,
+            name=self.args.name,
+            command=self.args.command,
+            working_dir=os.getcwd(),
+            declared_gpus=self.args.gpus,
+            declared_gpu_model=self.args.gpu_model,
+        )
+        ledger = Ledger(self.url)  # reaps runs whose wrapper died; ours is alive
+        try:
+            metered = MeteredRun(
+                ledger,
+                spec,
+                meter=self.meter,
+                sample_interval_s=self.args.sample_interval,
+                heartbeat_s=self.args.heartbeat,
+                cluster=self.cluster,
+                sampler=self.sampler,
+                run_id=self.run_id,
+            )
+            metered.adopt(Run.model_validate_json(self.body), self.t0)
+        except BaseException:
+            ledger.close()
+            raise
+        return metered

@@ -1,0 +1,351 @@
+"""The fast path of `receipts run` (probes.launch, ledger.lite): it reads a command line as typer
+does, writes what the store writes, declines (writing nothing) wherever it does not apply, and
+hands over to the store with the meter running. Real SQLite files, real child processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from ledger.canonical import is_valid_id
+from ledger.lite import MIGRATIONS, RUN_FIELDS, LiteLedger, run_body, sqlite_path
+from ledger.migrations import MIGRATIONS as STORE_MIGRATIONS
+from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit
+from ledger.store import Ledger
+from probes.cluster import nvidia_driver_visible
+from probes.launch import OPTIONS, RunArgs, launch, parse
+from probes.meter import Sampler
+from probes.session import MeteredRun, RunSpec
+from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from receipts.cli import app
+
+BASE = ["--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
+
+
+def _typer_params(args: list[str]) -> dict[str, object]:
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    return dict(command.make_context("run", list(args)).params)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_the_parser_knows_exactly_the_typer_options() -> None:
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    typer_options = {
+        name: param.name
+        for param in command.params
+        for name in param.opts
+        if name.startswith("--") and name != "--help"
+    }
+    assert typer_options == OPTIONS
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*BASE, "--", "python", "-c", "pass"],
+        [*BASE, "python", "-c", "pass"],
+        ["--subject=demo", "--stage=sft", "--category=evaluation", "--", "true", "--flag"],
+        [*BASE, "--name", "My run", "--gpus", "8", "--gpu-model", "H100", "--", "true"],
+        [*BASE, "--sample-interval", "0.1", "--heartbeat", "2", "--ledger", "sqlite:///x.db", "x"],
+        [*BASE, "--sample-interval=10", "--", "--", "-x"],
+        ["--category", "data", "--stage", "a/b", "--subject", "s1-32B", "--", "é", "日本"],
+    ],
+)
+def test_what_the_parser_accepts_it_reads_as_typer_does(args: list[str]) -> None:
+    parsed = parse(args)
+    assert parsed is not None
+    params = _typer_params(args)
+    assert parsed._asdict() == {
+        "command": list(params["command"]),  # type: ignore[call-overload]
+        "subject": params["subject"],
+        "stage": params["stage"],
+        "category": params["category"],
+        "name": params["name"],
+        "gpus": params["gpus"],
+        "gpu_model": params["gpu_model"],
+        "sample_interval": params["sample_interval"],
+        "heartbeat": params["heartbeat"],
+        "ledger": params["ledger"],
+    }
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        [*BASE, "--help", "--", "true"],
+        [*BASE],  # no command
+        [*BASE, "--"],
+        ["--subject", "demo", "--stage", "sft", "--", "true"],  # no category
+        [*BASE, "--subject", "again", "--", "true"],  # repeated
+        ["--subject", "demo", "--stage", "sft", "--category", "Fine_Tuning", "--", "true"],
+        [*BASE, "--gpus", "8", "--", "true"],  # without --gpu-model
+        [*BASE, "--gpus", "0", "--gpu-model", "H100", "--", "true"],
+        [*BASE, "--gpus", "²", "--gpu-model", "H100", "--", "true"],
+        [*BASE, "--sample-interval", "1e-3", "--", "true"],
+        [*BASE, "--sample-interval", "0.001", "--", "true"],
+        [*BASE, "--heartbeat", "nan", "--", "true"],
+        [*BASE, "--name", "-x", "--", "true"],  # a value that looks like an option
+        [*BASE, "--unknown", "1", "--", "true"],
+        [*BASE, "-x", "--", "true"],
+        [*BASE, "--name"],  # a value missing
+    ],
+)
+def test_anything_unusual_is_left_to_typer(args: list[str]) -> None:
+    assert parse(args) is None
+
+
+# -- what the fast path writes -----------------------------------------------------------------
+
+
+def test_the_lite_writer_knows_the_store_schema() -> None:
+    assert list(MIGRATIONS) == [m.__name__ for m in STORE_MIGRATIONS]
+    assert tuple(Run.model_fields) == RUN_FIELDS
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"started_at": datetime(2026, 11, 25, 6, 20, 58, 123456, tzinfo=UTC)},
+        {
+            "started_at": datetime(2026, 11, 25, 6, 20, 58, tzinfo=UTC),
+            "node_rank": 3,
+            "job_id": "4242",
+            "git_commit": "c7c44b2" * 5 + "c7c44",
+        },
+        {
+            "command": ["python", "-c", 'print("é \\u001f 日本 \\\\ \\n")', "\x7f\t"],
+            "working_dir": "/tmp/dir with spaces/ü",
+            "host": "node-01.cluster",
+        },
+    ],
+)
+def test_the_run_body_is_what_pydantic_writes(fields: dict[str, object]) -> None:
+    base = {"id": "demo/sft/0123456789ab", "subject": "demo", "stage": "sft",
+            "category": "fine_tuning", "name": "sft", "status": "running"}  # fmt: skip
+    body = run_body({**base, **fields})
+    assert body == Run.model_validate({**base, **fields}).model_dump_json()
+    assert Run.model_validate_json(body) == Run.model_validate({**base, **fields})
+
+
+def test_sqlite_urls_the_fast_path_takes() -> None:
+    assert sqlite_path("sqlite:///rel/ledger.db") == "rel/ledger.db"
+    assert sqlite_path("sqlite:////abs/ledger.db") == "/abs/ledger.db"
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=ro", "sqlite:///a%20b",
+                "sqlite+pysqlite:///x.db", "postgresql+psycopg://u@h/db"):  # fmt: skip
+        assert sqlite_path(url) is None
+
+
+@pytest.fixture
+def seeded(sqlite_url: str) -> str:
+    """A ledger that has the subject ``demo``: where the fast path applies."""
+    with Ledger(sqlite_url) as ledger:
+        ledger.record([Subject(id="demo", name="demo")])
+    return sqlite_url
+
+
+def _entries(url: str) -> int:
+    with Ledger(url, reap=False) as ledger:
+        return ledger.head()[0]
+
+
+def _args(url: str, *command: str, **options: object) -> RunArgs:
+    return RunArgs(command=list(command), subject="demo", stage="sft",
+                   category=Category.FINE_TUNING, ledger=url, **options)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_a_fast_run_is_recorded_like_a_full_one(seeded: str) -> None:
+    code = launch(_args(seeded, sys.executable, "-c", "import time; time.sleep(0.3)"))
+    assert code == 0
+    with Ledger(seeded, reap=False) as ledger:
+        (run,) = ledger.runs("demo")
+        check = ledger.verify()
+        history = ledger._select("run", "AND record_id = :r", {"r": run.id})
+    assert check.ok and check.entries == 3  # subject, running run, final run
+    assert history == [run]  # the running entry is superseded
+    assert run.status is RunStatus.SUCCEEDED and run.exit_code == 0
+    assert run.wall_time_s is not None and 0.3 <= run.wall_time_s < 10
+    assert run.command == [sys.executable, "-c", "import time; time.sleep(0.3)"]
+    assert run.working_dir == os.getcwd() and run.host and run.name == "sft"
+    assert run.git_commit == subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
+                                            text=True).stdout.strip() or None  # fmt: skip
+    with sqlite3.connect(sqlite_path(seeded) or "") as conn:
+        assert conn.execute("SELECT count(*) FROM heartbeats").fetchone() == (0,)
+        (running,) = conn.execute("SELECT body FROM entries WHERE seq = 2").fetchone()
+    first = Run.model_validate_json(running)
+    assert first.status is RunStatus.RUNNING and first.id == run.id
+    assert first.started_at == run.started_at
+
+
+def test_the_fast_path_meters_through_the_sampler_it_started(seeded: str) -> None:
+    clock = FakeClock()
+    devices = [FakeDevice(fake_device(i), energy_counter=True) for i in range(2)]
+    meter = FakeGpuMeter(devices, clock)
+    code = launch(
+        _args(seeded, sys.executable, "-c", "import time; time.sleep(0.5)", sample_interval=0.05),
+        meter_factory=lambda: meter,
+    )
+    assert code == 0 and meter.closed
+    with Ledger(seeded, reap=False) as ledger:
+        (run,) = ledger.runs("demo")
+        usages = ledger.usages("demo")
+    assert run.wall_time_s is not None
+    allocated = [u for u in usages if u.unit is Unit.GPU_HOUR]
+    assert len(allocated) == 2 and {u.provenance for u in usages} == {Provenance.MEASURED}
+    for usage in allocated:
+        assert usage.quantity is not None
+        assert usage.quantity * 3600 == pytest.approx(run.wall_time_s, abs=0.05)
+        assert usage.detail is not None and usage.detail["samples"] >= 3
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "not a database", "older schema", "new subject", "bad id", "another database"],
+)
+def test_the_fast_path_declines_and_writes_nothing(case: str, seeded: str, tmp_path: Path) -> None:
+    url, subject, stage = seeded, "demo", "sft"
+    path = Path(sqlite_path(seeded) or "")
+    if case == "missing file":
+        url = f"sqlite:///{tmp_path / 'none.db'}"
+    elif case == "not a database":
+        url = f"sqlite:///{tmp_path / 'junk.db'}"
+        (tmp_path / "junk.db").write_bytes(b"not sqlite at all" * 100)
+    elif case == "older schema":
+        with sqlite3.connect(path) as conn:
+            conn.execute("DELETE FROM receipts_migrations WHERE name = 'm006_record_indexes'")
+    elif case == "new subject":
+        subject = "someone-else"
+    elif case == "bad id":
+        stage = "stage with spaces"
+    else:
+        url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    before = path.read_bytes()
+    marker = tmp_path / "ran"
+    args = RunArgs(command=["touch", str(marker)], subject=subject, stage=stage,
+                   category=Category.DATA, ledger=url)  # fmt: skip
+    assert launch(args) is None
+    assert not marker.exists()
+    assert path.read_bytes() == before
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_the_entry_point_runs_the_fast_path_without_typer(seeded: str) -> None:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "receipts", "run", "--ledger",
+                           seeded, *BASE, "--", sys.executable, "-c", "raise SystemExit(5)"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert done.returncode == 5
+    assert "probes.launch" in imported
+    assert "typer" not in imported and "click" not in imported
+    if not nvidia_driver_visible():  # nothing to meter: the run never needs the store
+        assert "sqlalchemy" not in imported and "pydantic" not in imported
+    assert _entries(seeded) == 3
+
+
+def test_a_ledger_that_is_not_a_database_is_one_line_and_nothing_runs(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    marker = tmp_path / "ran"
+    done = subprocess.run([sys.executable, "-m", "receipts", "run", "--ledger",
+                           f"sqlite:///{junk}", *BASE, "--", "touch", str(marker)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and not marker.exists()
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("receipts: error: ledger ")
+
+
+# -- the pieces it relies on ---------------------------------------------------------------------
+
+
+def test_lite_open_needs_the_exact_schema(seeded: str) -> None:
+    lite = LiteLedger.open(seeded)
+    assert lite is not None and lite.has_subject("demo") and not lite.has_subject("other")
+    lite.close()
+
+
+def test_ids_are_checked_by_one_rule() -> None:
+    for good in ("a", "s1-32B", "demo/sft/node0-0123456789ab", "x:y@z+w.v_u"):
+        assert is_valid_id(good)
+    for bad in ("", "-a", "a b", "a\n", "é", "a/b c"):
+        assert not is_valid_id(bad)
+
+
+def test_the_driver_check_looks_for_what_a_driver_leaves(tmp_path: Path) -> None:
+    assert not nvidia_driver_visible((str(tmp_path / "nvidiactl"),))
+    (tmp_path / "nvidiactl").write_text("")
+    assert nvidia_driver_visible((str(tmp_path / "nvidiactl"),))
+
+
+def test_a_sampler_window_ends_once() -> None:
+    clock = FakeClock()
+    sampler = Sampler(FakeGpuMeter([FakeDevice(fake_device(0))], clock), clock=clock)
+    sampler.start(background=False)
+    clock.advance(10)
+    first = sampler.stop()
+    clock.advance(50)
+    assert sampler.stop() == first and first[0].wall_s == 10
+
+
+def test_only_the_matching_running_run_is_adopted(seeded: str) -> None:
+    with Ledger(seeded, reap=False) as ledger:
+        spec = RunSpec(subject="demo", stage="sft", category=Category.FINE_TUNING)
+        metered = MeteredRun(ledger, spec, run_id="demo/sft/abc", background=False)
+        other = Run(id="demo/sft/other", subject="demo", stage="sft",
+                    category="fine_tuning", name="sft", status="running")  # fmt: skip
+        with pytest.raises(ValueError, match="cannot adopt"):
+            metered.adopt(other, 0.0)
+        with pytest.raises(ValueError, match="cannot adopt"):
+            metered.adopt(
+                other.model_copy(update={"id": "demo/sft/abc", "status": RunStatus.FAILED}), 0.0
+            )
+
+
+def test_a_dead_wrapper_sends_the_next_run_down_the_full_path_which_reaps_it(seeded: str) -> None:
+    from ledger.liveness import beat
+
+    with Ledger(seeded) as ledger:
+        ledger.record([Run(id="demo/sft/dead", subject="demo", stage="sft",
+                           category="fine_tuning", name="sft", status="running")])  # fmt: skip
+        beat(ledger, "demo/sft/dead", wall_time_s=5.0, interval_s=10.0, usages=[])
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    with sqlite3.connect(sqlite_path(seeded) or "") as conn:
+        conn.execute("UPDATE heartbeats SET pid = ?", (gone.pid,))
+    before = _entries(seeded)
+    assert launch(_args(seeded, "true")) is None and _entries(seeded) == before
+    done = subprocess.run([sys.executable, "-m", "receipts", "run", "--ledger", seeded, *BASE,
+                           "--", "true"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Ledger(seeded, reap=False) as ledger:
+        statuses = sorted(r.status.value for r in ledger.runs("demo"))
+    assert statuses == ["interrupted", "succeeded"]
+
+
+def test_both_paths_record_an_unmetered_run_alike(seeded: str, tmp_path: Path) -> None:
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    command = [sys.executable, "-c", "raise SystemExit(4)"]
+    for url in (seeded, fresh):  # the fast path on the seeded ledger, the full one on the fresh
+        done = subprocess.run([sys.executable, "-m", "receipts", "run", "--ledger", url, *BASE,
+                               "--name", "n", "--", *command], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+        assert done.returncode == 4, done.stderr
+    runs = []
+    for url in (seeded, fresh):
+        with Ledger(url, reap=False) as ledger:
+            (run,) = ledger.runs("demo")
+            assert ledger.verify().ok
+            runs.append(run)
+    fast, full = runs
+    assert fast.started_at and fast.wall_time_s is not None
+    assert fast.ended_at == fast.started_at + timedelta(seconds=fast.wall_time_s)
+    varying = {"id", "started_at", "ended_at", "wall_time_s"}
+    assert fast.model_dump(exclude=varying) == full.model_dump(exclude=varying)
+    assert fast.status is RunStatus.FAILED and fast.exit_code == 4 and fast.name == "n"
