@@ -1,11 +1,10 @@
-"""The canonical form of a ledger entry: the hashed columns in order, their text, the SHA-256
-chain, and the id rule. Standard library only, so that the run wrapper's fast path
+"""The canonical form of a ledger entry: the hashed columns in order, their text, what the SHA-256
+chain hashes, and the id rule. Standard library only, so that the run wrapper's fast path
 (:mod:`ledger.lite`) writes exactly what the store writes without importing pydantic or SQLAlchemy.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,9 +44,11 @@ def render(values: Sequence[Any]) -> str:
     )
 
 
-def digest(prev_hash: str, values: Sequence[Any]) -> str:
-    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values."""
-    return hashlib.sha256(f"{prev_hash}\x1f{render(values)}".encode()).hexdigest()
+def entry_bytes(prev_hash: str, values: Sequence[Any]) -> bytes:
+    """What an entry's hash is the SHA-256 of: the previous hash, then the canonical text of the
+    entry's hashed column values (:func:`ledger.chain.digest` hashes it with OpenSSL,
+    :mod:`ledger.lite` without importing :mod:`hashlib`)."""
+    return f"{prev_hash}\x1f{render(values)}".encode()
 
 
 _ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")

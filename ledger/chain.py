@@ -5,13 +5,15 @@ in :mod:`ledger.canonical` (standard library only) and re-exported here."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.canonical import COLUMNS as COLUMNS
 from ledger.canonical import CURRENT as CURRENT
 from ledger.canonical import GENESIS as GENESIS
-from ledger.canonical import digest as digest
+from ledger.canonical import entry_bytes
 from ledger.canonical import render as render
 from ledger.schema import (
     EvalItem,
@@ -43,6 +45,11 @@ KINDS: dict[type[Record], str] = {
 MODELS = {kind: model for model, kind in KINDS.items()}
 
 USAGE_EXTRAS = ("citation", "estimate", "note", "detail")
+
+
+def digest(prev_hash: str, values: Sequence[Any]) -> str:
+    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values."""
+    return hashlib.sha256(entry_bytes(prev_hash, values)).hexdigest()
 
 
 def as_float(value: float | None) -> float | None:

@@ -23,8 +23,32 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.canonical import COLUMNS, CURRENT, digest
+from ledger.canonical import COLUMNS, CURRENT, entry_bytes
 from ledger.errors import StoreError
+
+
+def _builtin_sha256() -> Any:
+    """CPython's built-in SHA-256 (``_sha2`` from 3.12, ``_sha256`` before), else hashlib's:
+    importing :mod:`hashlib` loads OpenSSL, about 7 ms on a small machine, for the two digests this
+    module computes. The digest is the same; a test checks it against :func:`ledger.chain.digest`.
+    """
+    for name in ("_sha2", "_sha256"):
+        try:
+            return __import__(name).sha256
+        except ImportError:
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_sha256 = _builtin_sha256()
+
+
+def digest(prev_hash: str, values: tuple[Any, ...]) -> str:
+    """The hash of an entry, as :func:`ledger.chain.digest` computes it."""
+    return str(_sha256(entry_bytes(prev_hash, values)).hexdigest())
+
 
 MIN_STALE_S = 120.0
 """A heartbeat from another host is stale after max(3 intervals, this many seconds)."""

@@ -107,6 +107,14 @@ def test_anything_unusual_is_left_to_typer(args: list[str]) -> None:
 # -- what the fast path writes -----------------------------------------------------------------
 
 
+def test_the_lite_digest_is_the_chain_digest() -> None:
+    from ledger import chain, lite
+
+    values = ("run", "demo/sft/x", "demo", None, 1.5, "é 日本", 0.1 + 0.2, None, 3)
+    assert lite.digest("ab" * 32, values) == chain.digest("ab" * 32, values)
+    assert lite.digest(chain.GENESIS, ()) == chain.digest(chain.GENESIS, ())
+
+
 def test_the_lite_writer_knows_the_store_schema() -> None:
     assert list(MIGRATIONS) == [m.__name__ for m in STORE_MIGRATIONS]
     assert tuple(Run.model_fields) == RUN_FIELDS
