@@ -335,14 +335,11 @@ class _Handover:
         adopting = threading.Thread(target=self._adopt_quietly, name="receipts-adopt", daemon=True)
         adopting.start()
         returncode = wait_forwarding(self.child)
-        status, exit_code = status_of(returncode)
-        if self.metered is not None:
-            self._finish(status, exit_code, end_note(returncode), self.metered)
-            return exit_code
-        # The child ended before the store was ready: end the window now, record it afterwards.
+        # End the window now: the store may still be loading when a short child ends.
         wall = time.monotonic() - self.t0
         if self.sampler is not None:
             self.sampler.stop()
+        status, exit_code = status_of(returncode)
         adopting.join()
         metered = self.metered or self._adopt()  # a second try raises what went wrong
         self._finish(status, exit_code, end_note(returncode), metered, wall)
