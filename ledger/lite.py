@@ -21,7 +21,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.canonical import COLUMNS, CURRENT, entry_bytes
 from ledger.errors import StoreError
@@ -133,6 +133,15 @@ def run_body(fields: dict[str, Any]) -> str:
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
+class RunKey(NamedTuple):
+    """The columns of a run entry besides its body."""
+
+    run_id: str
+    subject: str
+    stage: str
+    category: str
+
+
 class LiteLedger:
     """An open SQLite ledger for the fast path. Use :meth:`open`; close it when done."""
 
@@ -191,18 +200,7 @@ class LiteLedger:
                 stale.append(run_id)
         return stale
 
-    def start_run(
-        self,
-        *,
-        run_id: str,
-        subject: str,
-        stage: str,
-        category: str,
-        body: str,
-        host: str,
-        pid: int,
-        heartbeat_s: float,
-    ) -> bool:
+    def start_run(self, key: RunKey, body: str, *, host: str, pid: int, heartbeat_s: float) -> bool:
         """Append the ``running`` run entry and its first heartbeat in one transaction.
 
         Returns ``False`` (and writes nothing) where SQLite refuses: a read-only file, a full disk,
@@ -211,11 +209,11 @@ class LiteLedger:
         now = datetime.now(UTC).isoformat()
         try:
             with self._transaction():
-                self._append_run(run_id, subject, stage, category, body, None, now)
+                self._append_run(key, body, None, now)
                 self._conn.execute(
                     "INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, "
                     "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, host, pid, now, heartbeat_s, 0.0, "[]"),
+                    (key.run_id, host, pid, now, heartbeat_s, 0.0, "[]"),
                 )
         except sqlite3.Error:
             return False
@@ -230,9 +228,7 @@ class LiteLedger:
                 (datetime.now(UTC).isoformat(), wall_time_s, run_id),
             )
 
-    def finish_run(
-        self, *, run_id: str, subject: str, stage: str, category: str, body: str
-    ) -> None:
+    def finish_run(self, key: RunKey, body: str) -> None:
         """Append the run's final entry (superseding its current one) and drop its heartbeat, in
         one transaction.
 
@@ -243,24 +239,16 @@ class LiteLedger:
             with self._transaction():
                 row = self._conn.execute(
                     f"SELECT seq FROM entries WHERE kind = 'run' AND record_id = ? AND {CURRENT}",
-                    (run_id,),
+                    (key.run_id,),
                 ).fetchone()
                 now = datetime.now(UTC).isoformat()
-                self._append_run(run_id, subject, stage, category, body, row and row[0], now)
-                self._conn.execute("DELETE FROM heartbeats WHERE run_id = ?", (run_id,))
+                self._append_run(key, body, row and row[0], now)
+                self._conn.execute("DELETE FROM heartbeats WHERE run_id = ?", (key.run_id,))
         except sqlite3.Error as exc:
             raise StoreError(f"ledger {self._url}: {exc}") from None
 
-    def _append_run(
-        self,
-        run_id: str,
-        subject: str,
-        stage: str,
-        category: str,
-        body: str,
-        supersedes: int | None,
-        recorded_at: str,
-    ) -> None:
+    def _append_run(self, key: RunKey, body: str, supersedes: int | None, recorded_at: str) -> None:
+        run_id, subject, stage, category = key
         values: tuple[Any, ...] = (
             "run", run_id, subject, run_id, category, stage,
             None, None, None, None, None, None,  # resource, unit, quantities, provenance

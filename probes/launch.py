@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
-from ledger.lite import LiteLedger, resolve_url, run_body
+from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
 
@@ -222,16 +222,17 @@ def _write_running(
         "git_commit": git_commit(working_dir),
     }
     written = lite.start_run(
-        run_id=run_id,
-        subject=args.subject,
-        stage=args.stage,
-        category=args.category.value,
-        body=run_body(fields),
+        _key(args, run_id),
+        run_body(fields),
         host=cluster.host,
         pid=os.getpid(),
         heartbeat_s=args.heartbeat,
     )
     return (run_id, fields) if written else None
+
+
+def _key(args: RunArgs, run_id: str) -> RunKey:
+    return RunKey(run_id, args.subject, args.stage, args.category.value)
 
 
 def _run_unmetered(
@@ -251,13 +252,7 @@ def _run_unmetered(
             "exit_code": exit_code,
             "note": note,
         }
-        lite.finish_run(
-            run_id=run_id,
-            subject=args.subject,
-            stage=args.stage,
-            category=args.category.value,
-            body=run_body(final),
-        )
+        lite.finish_run(_key(args, run_id), run_body(final))
 
     try:
         child = spawn(args.command)
