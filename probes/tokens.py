@@ -10,563 +10,89 @@ transformers, the *reference*: no BOS/EOS is added, and special-token strings in
 (``<|im_end|>``) are encoded as the ordinary text they are. Added tokens that are not special
 (Qwen2.5's ``<tool_call>``, ``<|fim_prefix|>``, ...) are single tokens, as the reference has them.
 
-Encoders: :class:`ReferenceEncoder` runs the tokenizer's own Rust pipeline (``encode_batch_fast``,
-parallel over all cores). :class:`ByteLevelBpeEncoder` gives the same ids faster for tokenizers
-built like Qwen2.5's (NFC, Qwen's split regex, byte-level BPE): it cuts text into :func:`chunks`
-at spaces where the split regex always cuts, splits ASCII chunks with an exact ASCII transcription
-of the regex, and caches counts per chunk; chunks holding other characters, and texts holding a
-non-special added token, go to the reference. It runs in one process per core. The tests check
-its ids against the reference on the shipped items, on every short ASCII string and on adversarial
-text. bpe-qwen is not used: it differs from the reference on whitespace runs, ``'S`` contractions,
-some multi-byte characters and text that is not NFC (see ``docs/tokens.md``).
+Three modules: :mod:`probes.tokens_read` reads the files, :mod:`probes.tokens_encode` holds the
+encoders (the reference, and the exact fast path for Qwen2.5-style tokenizers), and this one
+counts, in one forked process per core where that pays, and computes the statistics. Their public
+names are re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import multiprocessing
 import os
-import re
 import time
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InputError
+from probes.tokens_encode import (
+    ASCII_SPLIT,
+    CACHE_CHUNKS,
+    QWEN_SPLIT,
+    ByteLevelBpeEncoder,
+    Encoder,
+    ReferenceEncoder,
+    TransformersEncoder,
+    chunks,
+    make_encoder,
+    unmark,
+)
+from probes.tokens_read import (
+    BATCH_BYTES,
+    BATCH_RECORDS,
+    Batch,
+    Column,
+    Source,
+    open_source,
+    read_batches,
+)
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    import numpy as np
 
     from ledger.schema import Usage
 
-BATCH_RECORDS = 1024
-BATCH_BYTES = 1 << 20
+# numpy (about 0.05 s to import) is imported when the first counts come back, while the workers
+# count, not before they start; workers send their counts as array("q").
+
+__all__ = [
+    "ASCII_SPLIT",
+    "BATCH_BYTES",
+    "BATCH_RECORDS",
+    "CACHE_CHUNKS",
+    "PARALLEL_MIN_BYTES",
+    "QWEN_SPLIT",
+    "Batch",
+    "ByteLevelBpeEncoder",
+    "Column",
+    "CountResult",
+    "Encoder",
+    "FieldStats",
+    "FileCount",
+    "Progress",
+    "RecordTo",
+    "ReferenceEncoder",
+    "Source",
+    "TokenCounter",
+    "TransformersEncoder",
+    "chunks",
+    "count_tokens",
+    "make_encoder",
+    "open_source",
+    "read_batches",
+    "token_usages",
+    "unmark",
+]
+
 PARALLEL_MIN_BYTES = 1 << 20
 """Inputs smaller than this are counted in this process: starting workers would cost more."""
-CACHE_CHUNKS = 1 << 20
-"""Chunks remembered per process before the caches are cleared (bounds memory on odd data)."""
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as the input is counted."""
-
-# -- reading -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input file and its format."""
-
-    path: Path
-    format: str
-    """``jsonl``, ``json`` (an array of objects), ``csv`` or ``parquet``."""
-    size_bytes: int
-
-
-@dataclass
-class Column:
-    """One field of a batch of records: its strings, and how many belong to each record."""
-
-    texts: list[str] = field(default_factory=list)
-    parts: list[int] = field(default_factory=list)
-    """Strings per record: 1 for a string, the list's length for a list of strings."""
-    flat: bool = True
-    """Every record holds one string (``parts`` is all ones)."""
-
-    def add(self, value: Any, where: str, name: str, path: Path) -> None:
-        if isinstance(value, str):
-            self.texts.append(value)
-            self.parts.append(1)
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            self.texts += value
-            self.parts.append(len(value))
-            self.flat = False
-        else:
-            raise InputError(f"{path}: {where}: field {name!r} is {_kind(value)}, not text")
-
-
-@dataclass
-class Batch:
-    """Up to :data:`BATCH_RECORDS` records, one :class:`Column` per field."""
-
-    columns: list[Column]
-    records: int = 0
-    nbytes: int = 0
-    """Bytes of the file read for this batch (for progress)."""
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number",
-             dict: "an object"}  # fmt: skip
-    if isinstance(value, list):
-        return "a list of non-text values"
-    return names.get(type(value), type(value).__name__)
-
-
-def open_source(path: Path) -> Source:
-    """Check that ``path`` is a readable data file and tell its format (magic, then suffix)."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a data file")
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    suffix = path.suffix.lower()
-    if head.startswith(b"PAR1"):
-        return Source(path, "parquet", size)
-    if suffix in (".parquet", ".pq"):
-        raise InputError(f"{path}: not a parquet file (no PAR1 header)")
-    if not head.strip():
-        raise InputError(f"{path}: empty file (no records)")
-    if head.startswith(b"\x1f\x8b"):
-        raise InputError(f"{path}: gzip-compressed; decompress it first")
-    if b"\x00" in head:
-        raise InputError(f"{path}: binary file, not JSONL, JSON, CSV or parquet")
-    first = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
-    if suffix in (".jsonl", ".ndjson", ".jsonlines"):
-        fmt = "jsonl"
-    elif suffix == ".json":
-        fmt = "json" if first == b"[" else "jsonl"
-    elif suffix == ".csv":
-        fmt = "csv"
-    elif first in (b"[", b"{"):
-        fmt = "json" if first == b"[" else "jsonl"
-    else:
-        raise InputError(f"{path}: unknown format (use .jsonl, .json, .csv or .parquet)")
-    return Source(path, fmt, size)
-
-
-def read_batches(source: Source, fields: Sequence[str]) -> Iterator[Batch]:
-    """The records of ``source`` in batches; any malformed record is an :class:`InputError`."""
-    if source.format == "parquet":
-        yield from _parquet_batches(source, fields)
-        return
-    readers = {"jsonl": _jsonl_records, "json": _json_records, "csv": _csv_records}
-    batch = Batch([Column() for _ in fields])
-    seen = 0
-    for where, record, nbytes in readers[source.format](source, fields):
-        if not isinstance(record, dict):
-            raise InputError(f"{source.path}: {where}: expected an object, found {_kind(record)}")
-        for name, column in zip(fields, batch.columns, strict=True):
-            if name not in record:
-                raise InputError(
-                    f"{source.path}: {where}: no field {name!r} "
-                    f"(fields: {', '.join(map(str, record)) or 'none'})"
-                )
-            column.add(record[name], where, name, source.path)
-        batch.records += 1
-        batch.nbytes += nbytes
-        if batch.records >= BATCH_RECORDS or batch.nbytes >= BATCH_BYTES:
-            seen += batch.records
-            yield batch
-            batch = Batch([Column() for _ in fields])
-    if batch.records:
-        seen += batch.records
-        yield batch
-    if not seen:
-        raise InputError(f"{source.path}: empty file (no records)")
-
-
-def _jsonl_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str, Any, int]]:
-    skipped = 0
-    with source.path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{source.path}: line {number}: not UTF-8 text") from None
-            if not line.strip():
-                skipped += len(raw)
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{source.path}: line {number}: malformed JSON ({exc.msg}, column {exc.colno})"
-                ) from None
-            if b"\\u" in raw:  # an escape may spell a lone surrogate, which is not text
-                _check_unicode(record, source.path, f"line {number}")
-            yield f"line {number}", record, len(raw) + skipped
-            skipped = 0
-
-
-def _json_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str, Any, int]]:
-    # An array cannot be parsed piecewise by the standard library: it is read whole (use JSONL for
-    # large data).
-    try:
-        text = source.path.read_text(encoding="utf-8-sig")
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise InputError(f"{source.path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source.path}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})"
-        ) from None
-    if not isinstance(data, list):
-        raise InputError(f"{source.path}: expected a JSON array of objects, found {_kind(data)}")
-    share = source.size_bytes // max(len(data), 1)
-    escaped = "\\u" in text
-    for index, record in enumerate(data, 1):
-        if escaped:
-            _check_unicode(record, source.path, f"record {index}")
-        yield f"record {index}", record, share
-
-
-def _check_unicode(record: Any, path: Path, where: str) -> None:
-    for name, value in record.items() if isinstance(record, dict) else ():
-        for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str):
-                try:
-                    text.encode()
-                except UnicodeEncodeError:
-                    raise InputError(
-                        f"{path}: {where}: field {name!r} holds a lone surrogate, not text"
-                    ) from None
-
-
-def _csv_records(source: Source, fields: Sequence[str]) -> Iterator[tuple[str, Any, int]]:
-    # Long solutions overflow csv's default 128 KiB cell limit; the limit is process-wide.
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    with source.path.open("rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, strict=True)
-        try:
-            header = next(reader, [])
-            missing = [name for name in fields if name not in header]
-            if missing:
-                raise InputError(
-                    f"{source.path}: no column {missing[0]!r} (columns: {', '.join(header)})"
-                )
-            done = 0
-            for index, row in enumerate(reader, 1):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise InputError(
-                        f"{source.path}: line {reader.line_num}: {len(row)} cells, "
-                        f"the header has {len(header)}"
-                    )
-                position = raw.tell()
-                yield f"record {index}", dict(zip(header, row, strict=True)), position - done
-                done = position
-        except UnicodeDecodeError:
-            raise InputError(f"{source.path}: line {reader.line_num + 1}: not UTF-8 text") from None
-        except csv.Error as exc:
-            raise InputError(
-                f"{source.path}: line {reader.line_num}: malformed CSV ({exc})"
-            ) from None
-
-
-def _parquet_batches(source: Source, fields: Sequence[str]) -> Iterator[Batch]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = source.path
-    try:
-        parquet = pq.ParquetFile(path)
-        schema = parquet.schema_arrow
-        rows = parquet.metadata.num_rows
-        for name in fields:
-            if name not in schema.names:
-                raise InputError(f"{path}: no column {name!r} (columns: {', '.join(schema.names)})")
-            if not _arrow_text(schema.field(name).type):
-                raise InputError(f"{path}: column {name!r} is {schema.field(name).type}, not text")
-        if rows == 0:
-            raise InputError(f"{path}: empty file (no records)")
-        offset = 0
-        for chunk in parquet.iter_batches(batch_size=BATCH_RECORDS, columns=list(fields)):
-            batch = Batch([Column() for _ in fields], chunk.num_rows)
-            batch.nbytes = source.size_bytes * chunk.num_rows // rows
-            for name, column in zip(fields, batch.columns, strict=True):
-                for index, value in enumerate(chunk.column(name).to_pylist()):
-                    if value is None or (isinstance(value, list) and None in value):
-                        where = f"record {offset + index + 1}"
-                        raise InputError(f"{path}: {where}: field {name!r} is null")
-                    column.add(value, f"record {offset + index + 1}", name, path)
-            offset += chunk.num_rows
-            yield batch
-    except (pa.ArrowException, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"{path}: unreadable parquet ({first})") from None
-
-
-def _arrow_text(kind: Any) -> bool:
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        kind = kind.value_type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
-
-
-# -- encoding ------------------------------------------------------------------------------------
-
-
-class Encoder(Protocol):
-    """Turns texts into token ids, exactly as the reference does."""
-
-    description: str
-    processes: bool
-    """Parallelise with one process per core (else it is parallel inside, in Rust)."""
-
-    def count(self, texts: list[str]) -> list[int]: ...
-
-    def encode(self, texts: list[str]) -> list[list[int]]: ...
-
-
-class ReferenceEncoder:
-    """The tokenizer's own Rust pipeline, batched over all cores: the reference itself."""
-
-    processes = False
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        tokenizer.encode_special_tokens = True  # special-token strings in data are plain text
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        self.tokenizer = tokenizer
-        self.description = "tokenizers encode_batch_fast"
-
-    def count(self, texts: list[str]) -> list[int]:
-        return [len(e) for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-
-
-class TransformersEncoder:
-    """A tokenizer without a Rust backend (e.g. a slow SentencePiece one), called in batches."""
-
-    processes = False
-    description = "transformers tokenizer"
-
-    def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
-
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        out = self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True)
-        return [list(ids) for ids in out["input_ids"]]
-
-    def count(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self.encode(texts)]
-
-
-# Qwen2's split regex, as tokenizer.json has it; and its exact transcription for ASCII text, where
-# \p{L} is [A-Za-z], \p{N} is [0-9], \s is [\t\n\v\f\r ] and (?i:'s) is '[sS].
-QWEN_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
-    r"\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-_WS = "\t\n\x0b\x0c\r "
-ASCII_SPLIT = re.compile(
-    r"'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]"
-    r"|[^\r\nA-Za-z0-9]?[A-Za-z]+|[0-9]"
-    rf"| ?[^{_WS}A-Za-z0-9]+[\r\n]*|[{_WS}]*[\r\n]+|[{_WS}]+(?![^{_WS}])|[{_WS}]+"
-)
-_SPACE_AFTER_WS = ("  ", "\t ", "\n ", "\x0b ", "\x0c ", "\r ")
-_NOT_A_CUT = re.compile(r"(?:^|(?<=[^!-~])) ")
-_ZERO = bytes.maketrans(b"123456789", b"000000000")
-
-
-def _byte_level() -> dict[int, str]:
-    """GPT-2's byte-to-character map (what the ByteLevel pre-tokenizer applies), for ASCII."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-    others = [b for b in range(256) if b not in printable]
-    chars = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(others)}
-    return {b: chars[b] for b in range(128)}
-
-
-_BYTE_LEVEL = _byte_level()
-
-
-def chunks(text: str) -> list[str]:
-    """``text`` cut before every space that follows a printable ASCII character.
-
-    No piece of the split regex runs from a character other than whitespace into a following
-    space (only newlines may follow one), the regex looks behind nothing, and NFC never joins
-    across a space, so the text's pieces are those of its chunks, each normalised and split alone.
-    Other spaces are not cuts: they come back as ``\x02`` (:func:`unmark` restores them).
-    """
-    if not text.isascii():
-        text = _NOT_A_CUT.sub("\x02", text)
-    elif text.startswith(" ") or any(w in text for w in _SPACE_AFTER_WS):
-        text = "\x02" + text[1:] if text.startswith(" ") else text
-        for w in "\t\n\x0b\x0c\r":
-            text = text.replace(w + " ", w + "\x02")
-        # no two spaces are left adjacent, so one pass marks every space after a marked one
-        text = text.replace("  ", " \x02").replace("\x02 ", "\x02\x02")
-    return text.split(" ")
-
-
-def unmark(chunk: str) -> str:
-    """A chunk of :func:`chunks` as text again."""
-    return chunk.replace("\x02", " ")
-
-
-class ByteLevelBpeEncoder:
-    """The reference's ids, faster on ASCII text, for tokenizers built like Qwen2.5's.
-
-    ASCII text is cut into :func:`chunks`, split with :data:`ASCII_SPLIT`, and each piece is
-    encoded by the BPE model, as the tokenizer does after NFC (a no-op on ASCII) and its byte-level
-    mapping. Counts are cached per chunk with its digits read as zeros: a digit is always a piece
-    of its own and one token, so the count does not depend on which digit it is. Other text, and
-    text holding a non-special added token, goes to the reference.
-    """
-
-    processes = True
-
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        if not self.supports(tokenizer):
-            raise ValueError("not a Qwen2-style byte-level BPE tokenizer")
-        self.reference = ReferenceEncoder(tokenizer)
-        self.description = "receipts ASCII fast path + tokenizers (exact)"
-        self._model = tokenizer.model
-        added = [t.content for t in tokenizer.get_added_tokens_decoder().values() if not t.special]
-        # "\x02" marks spaces in chunks(); text holding it takes the reference's way too
-        self._slow = re.compile("|".join(map(re.escape, [*added, "\x02"])))
-        self._ids: dict[str, list[int]] = {}  # per piece, for encode()
-        self._lengths: dict[str, int] = {}  # per piece, for count()
-        self._first: dict[str, int] = {}  # per first chunk of a text, digits as zeros
-        self._later: dict[str, int] = {}  # per later chunk (without its leading space)
-
-    @staticmethod
-    def supports(tokenizer: Tokenizer) -> bool:
-        """NFC (or none), the Qwen split then ByteLevel without its regex, plain BPE."""
-        normalizer = tokenizer.normalizer
-        if normalizer is not None and json.loads(normalizer.__getstate__()) != {"type": "NFC"}:
-            return False
-        pre = tokenizer.pre_tokenizer
-        expected = {
-            "type": "Sequence",
-            "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": QWEN_SPLIT}, "behavior": "Isolated",
-                 "invert": False},
-                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
-                 "use_regex": False},
-            ],
-        }  # fmt: skip
-        if pre is None or json.loads(pre.__getstate__()) != expected:
-            return False
-        model = tokenizer.model
-        return (
-            type(model).__name__ == "BPE"
-            and model.dropout is None
-            and not model.continuing_subword_prefix
-            and not model.end_of_word_suffix
-            and not model.byte_fallback
-            and not model.ignore_merges
-        )
-
-    def _chunk_ids(self, chunk: str) -> list[int]:
-        text = unmark(chunk)
-        if not text.isascii():
-            return self.reference.encode([text])[0]
-        out: list[int] = []
-        for piece in ASCII_SPLIT.findall(text):
-            ids = self._ids.get(piece)
-            if ids is None:
-                ids = [t.id for t in self._model.tokenize(piece.translate(_BYTE_LEVEL))]
-                self._ids[piece] = ids
-            out += ids
-        return out
-
-    def _chunk_count(self, chunk: str) -> int:
-        text = unmark(chunk)
-        if not text.isascii():
-            return self.reference.count([text])[0]
-        pieces = ASCII_SPLIT.findall(text)
-        try:
-            return sum(map(self._lengths.__getitem__, pieces))
-        except KeyError:
-            for piece in pieces:
-                if piece not in self._lengths:
-                    tokens = self._model.tokenize(piece.translate(_BYTE_LEVEL))
-                    self._lengths[piece] = len(tokens)
-            return sum(map(self._lengths.__getitem__, pieces))
-
-    def _learn(self, cut: list[str]) -> int:
-        if len(self._later) > CACHE_CHUNKS:
-            self._first.clear()
-            self._later.clear()
-            self._lengths.clear()
-        total = self._first.get(cut[0])
-        if total is None:
-            total = self._first[cut[0]] = self._chunk_count(cut[0])
-        later = self._later
-        for chunk in cut[1:]:
-            n = later.get(chunk)
-            if n is None:
-                n = later[chunk] = self._chunk_count(" " + chunk)
-            total += n
-        return total
-
-    def count(self, texts: list[str]) -> list[int]:
-        out = [0] * len(texts)
-        slow: list[int] = []
-        first, later, search = self._first, self._later.__getitem__, self._slow.search
-        for i, text in enumerate(texts):
-            if search(text):
-                slow.append(i)
-                continue
-            # digits as zeros (bytes.translate is several times faster than str.translate)
-            cut = chunks(text.encode().translate(_ZERO).decode())
-            try:
-                out[i] = first[cut[0]] + sum(map(later, cut[1:]))
-            except KeyError:
-                out[i] = self._learn(cut)
-        if slow:
-            for i, n in zip(slow, self.reference.count([texts[i] for i in slow]), strict=True):
-                out[i] = n
-        return out
-
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        out: list[list[int]] = []
-        for text in texts:
-            if self._slow.search(text):
-                out += self.reference.encode([text])
-                continue
-            cut = chunks(text)
-            ids = self._chunk_ids(cut[0])
-            for chunk in cut[1:]:
-                ids += self._chunk_ids(" " + chunk)
-            out.append(ids)
-        return out
-
-
-def make_encoder(tokenizer: str = "qwen2.5") -> tuple[str, Encoder]:
-    """The resource name (``qwen2.5``, or the directory's name) and the fastest exact encoder."""
-    from tokenizers import Tokenizer
-
-    from probes.tokenizer import QWEN25, load_tokenizer, qwen25_json
-
-    if tokenizer == QWEN25:
-        # What load_tokenizer("qwen2.5") wraps, without importing transformers (seconds).
-        backend = Tokenizer.from_str(qwen25_json())
-        name = QWEN25
-    else:
-        loaded = load_tokenizer(tokenizer)
-        name = Path(tokenizer).resolve().name
-        found: Tokenizer | None = getattr(loaded, "backend_tokenizer", None)
-        if found is None:
-            return name, TransformersEncoder(loaded)
-        backend = found
-    if ByteLevelBpeEncoder.supports(backend):
-        return name, ByteLevelBpeEncoder(backend)
-    return name, ReferenceEncoder(backend)
-
-
-# -- counting ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -585,6 +111,8 @@ class FieldStats:
 
     @classmethod
     def of(cls, name: str, counts: np.ndarray) -> FieldStats:
+        import numpy as np
+
         return cls(
             field=name,
             records=int(counts.size),
@@ -624,6 +152,8 @@ class CountResult:
 
     def combined(self) -> list[FieldStats]:
         """Each field over all files."""
+        import numpy as np
+
         names = [s.field for s in self.files[0].fields] if self.files else []
         return [FieldStats.of(n, np.concatenate([f.counts[n] for f in self.files])) for n in names]
 
@@ -656,15 +186,15 @@ def _start_worker(encoder: Encoder) -> None:
     _WORKER.append(encoder)
 
 
-def _count_in_worker(texts: list[str]) -> np.ndarray:
-    return np.asarray(_WORKER[0].count(texts), dtype=np.int64)
+def _count_in_worker(texts: list[str]) -> array[int]:
+    return array("q", _WORKER[0].count(texts))
 
 
 class _Done:
-    def __init__(self, value: np.ndarray) -> None:
+    def __init__(self, value: array[int]) -> None:
         self.value = value
 
-    def get(self) -> np.ndarray:
+    def get(self) -> array[int]:
         return self.value
 
 
@@ -720,18 +250,22 @@ class TokenCounter:
                 self._collect(pending, per_field)
         while pending:
             self._collect(pending, per_field)
+        import numpy as np
+
         counts = {n: np.concatenate(c) for n, c in zip(fields, per_field, strict=True)}
         stats = [FieldStats.of(n, counts[n]) for n in fields]
         return FileCount(str(source.path), source.format, source.size_bytes, records, stats, counts)
 
     def _submit(self, texts: list[str]) -> Any:
         if self.pool is None:
-            return _Done(np.asarray(self.encoder.count(texts), dtype=np.int64))
+            return _Done(array("q", self.encoder.count(texts)))
         return self.pool.apply_async(_count_in_worker, (texts,))
 
     def _collect(self, pending: deque[_Pending], per_field: list[list[np.ndarray]]) -> None:
+        import numpy as np
+
         index, result, parts, nbytes = pending.popleft()
-        counts = result.get()
+        counts = np.frombuffer(result.get(), dtype=np.int64)
         per_field[index].append(counts if parts is None else _per_record(counts, parts))
         self._advance(nbytes)
 
@@ -747,6 +281,8 @@ _Pending = tuple[int, Any, "list[int] | None", int]
 
 def _per_record(counts: np.ndarray, parts: list[int]) -> np.ndarray:
     """Per-record sums where a field holds lists of strings (``parts`` strings per record)."""
+    import numpy as np
+
     ends = np.cumsum(parts)
     cumulative = np.concatenate([[0], np.cumsum(counts)])
     return cumulative[ends] - cumulative[ends - np.asarray(parts)]

@@ -22,7 +22,7 @@ from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError
 from ledger.schema import Provenance, RunStatus, Unit
 from ledger.store import Ledger
-from probes.tokenizer import load_tokenizer
+from probes.tokenizer import load_tokenizer, qwen25_backend, qwen25_parts
 from probes.tokens import (
     ByteLevelBpeEncoder,
     ReferenceEncoder,
@@ -57,22 +57,31 @@ ADVERSARIAL = [
 
 @pytest.fixture(scope="module")
 def reference():  # type: ignore[no-untyped-def]
-    """transformers' Qwen2.5 tokenizer, called the way counts are defined."""
+    """transformers' Qwen2.5 tokenizer, called the way counts are defined (each list of texts
+    encoded once: the fast encoders are checked against it in several modes)."""
     tokenizer = load_tokenizer("qwen2.5")
+    seen: dict[tuple[str, ...], list[list[int]]] = {}
 
     def ids(texts: list[str]) -> list[list[int]]:
-        out = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)
-        return [list(x) for x in out["input_ids"]]
+        key = tuple(texts)
+        if key not in seen:
+            out = tokenizer(texts, add_special_tokens=False, split_special_tokens=True)
+            seen[key] = [list(x) for x in out["input_ids"]]
+        return [list(x) for x in seen[key]]
 
     ids.tokenizer = tokenizer  # type: ignore[attr-defined]
     return ids
 
 
-@pytest.fixture(scope="module")
-def fast() -> ByteLevelBpeEncoder:
-    name, encoder = make_encoder("qwen2.5")
-    assert name == "qwen2.5" and isinstance(encoder, ByteLevelBpeEncoder)
-    return encoder
+@pytest.fixture(scope="module", params=["python bpe", "tokenizers bpe"])
+def fast(request: pytest.FixtureRequest) -> ByteLevelBpeEncoder:
+    """The fast path as `receipts tokens count` builds it (BPE in Python, from the tokenizer
+    cache), and over a built tokenizer (BPE in tokenizers)."""
+    if request.param == "python bpe":
+        name, encoder = make_encoder("qwen2.5")
+        assert name == "qwen2.5" and isinstance(encoder, ByteLevelBpeEncoder)
+        return encoder
+    return ByteLevelBpeEncoder(qwen25_backend())
 
 
 def shipped_texts() -> list[str]:
@@ -157,6 +166,40 @@ def test_reference_encoder_matches_transformers(reference) -> None:  # type: ign
     plain = ReferenceEncoder(Tokenizer.from_str(qwen25_json()))
     texts = ADVERSARIAL + shipped_texts()[:200]
     assert plain.encode(texts) == reference(texts)
+
+
+# Qwen2.5's added tokens that are not special: a text holding one needs the full tokenizer.
+NOT_SPECIAL = ("<tool_call>", "</tool_call>", "<|fim_", "<|repo_name|>", "<|file_sep|>")
+
+
+def test_the_full_tokenizer_is_built_only_for_added_tokens(reference) -> None:  # type: ignore[no-untyped-def]
+    encoder = ByteLevelBpeEncoder(qwen25_parts())
+    # CJK, emoji with joiners, NFD marks, odd spaces, special-token strings: no full tokenizer
+    plain = [t for t in ADVERSARIAL if not any(a in t for a in NOT_SPECIAL)]
+    assert any(not t.isascii() for t in plain) and any("<|im_end|>" in t for t in plain)
+    assert_same(encoder, reference, plain)
+    assert not encoder.reference_built
+    # a non-special added token is matched by the full tokenizer, built now
+    added = [t for t in ADVERSARIAL if any(a in t for a in NOT_SPECIAL)]
+    assert_same(encoder, reference, added)
+    assert encoder.reference_built
+
+
+def test_merging_moves_to_tokenizers_after_enough_new_pieces(reference) -> None:  # type: ignore[no-untyped-def]
+    encoder = ByteLevelBpeEncoder(qwen25_parts(), rust_after_misses=300)
+    texts = shipped_texts()[:400]
+    assert not any(a in t for t in texts for a in NOT_SPECIAL)
+    assert_same(encoder, reference, texts)
+    assert encoder.reference_built  # the first 300 pieces in Python, the rest in tokenizers
+    assert_same(encoder, reference, ADVERSARIAL)
+
+
+def test_workers_build_the_full_tokenizer_when_they_need_it(tmp_path: Path, reference) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "adversarial.jsonl"
+    texts = ADVERSARIAL * 3
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    (file,) = count_tokens([path], ["text"], workers=2, parallel_min_bytes=0).files
+    assert file.counts["text"].tolist() == [len(x) for x in reference(texts)]
 
 
 # -- formats and statistics ----------------------------------------------------------------------
