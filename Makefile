@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 # Editable installs put the checkout on sys.path with a plain .pth line ("compat" mode) rather than
 # setuptools' import finder, which costs every `receipts` start ~15 ms (benchmarks/README.md).
+# setuptools calls compat mode transitional: where it is gone, drop $(EDITABLE) (it only saves time).
 EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: run test lint typecheck pytest docs bench clean
