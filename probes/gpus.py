@@ -6,6 +6,7 @@ Slurm gres type (``nvidia_h100_80gb_hbm3``) or an NVML name (``NVIDIA H100 80GB 
 
 from __future__ import annotations
 
+import functools
 import re
 
 GPU_MODELS = {
@@ -19,6 +20,7 @@ GPU_MODELS = {
 """Lower-case tokens of Slurm gres types (and NVML names) mapped to ledger model names."""
 
 
+@functools.lru_cache(maxsize=256)
 def gpu_model_name(raw: str) -> str:
     """Ledger model name of a Slurm gres type or NVML name: ``nvidia_h100_80gb_hbm3`` -> ``H100``.
 
@@ -29,7 +31,8 @@ def gpu_model_name(raw: str) -> str:
 
     Unknown names are upper-cased, each run of characters other than letters, digits, ``.``,
     ``_`` and ``-`` becoming one ``-``: ``NVIDIA GeForce RTX 4090`` -> ``NVIDIA-GEFORCE-RTX-4090``,
-    ``rtx_6000`` -> ``RTX_6000``; an empty name is ``unknown``.
+    ``rtx_6000`` -> ``RTX_6000``; an empty name is ``unknown``. Cached: a node's devices share a
+    name, and every heartbeat names them again.
     """
     best = ""
     for token in re.split(r"[^a-z0-9]+", raw.lower()):
