@@ -127,6 +127,9 @@ class RunSpec:
     declared_gpus: int | None = None
     declared_gpu_model: str | None = None
     usages: list[Usage] = field(default_factory=list)
+    detail: dict[str, object] | None = None
+    """What is known about the run before it starts (an eval's model and settings): written with
+    the ``running`` entry; ``finish(detail=...)`` adds what is known only at the end."""
 
 
 class MeteredRun:
@@ -185,6 +188,7 @@ class MeteredRun:
             command=self.spec.command,
             working_dir=self.spec.working_dir,
             git_commit=git_commit(self.spec.working_dir) if self.spec.working_dir else None,
+            detail=self.spec.detail,
         )
         self.ledger.record([*subject, self.run])
         self._t0 = self.clock.monotonic()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import probes
 from ledger.cli import ErrorHandlingGroup
-from ledger.schema import RunStatus, Unit
+from ledger.schema import Run, RunStatus, Unit
 from ledger.store import Ledger
 from probes.evals.cli import register
 from probes.evals.forcing import Completion, ForcingConfig, Request, Sampling
@@ -58,6 +58,18 @@ def test_five_aime24_items_are_recorded_with_token_counts_and_a_metered_run(
         [run] = store.runs("tiny-qwen2")
         items = store.eval_items(run.id)
         usages = [u for u in store.usages("tiny-qwen2") if u.run == run.id]
+        with store._engine.connect() as conn:
+            bodies = (
+                conn.exec_driver_sql(
+                    "SELECT body FROM entries WHERE kind = 'run' AND record_id = ? ORDER BY seq",
+                    (run.id,),
+                )
+                .scalars()
+                .all()
+            )
+    # Written twice, running then finished, and the settings are there from the start.
+    assert [Run.model_validate_json(b).status for b in bodies] == ["running", "succeeded"]
+    assert Run.model_validate_json(bodies[0]).detail == run.detail
     assert run.stage == "eval" and run.category.value == "evaluation"
     assert run.status is RunStatus.SUCCEEDED and run.wall_time_s and run.wall_time_s > 0
     assert run.detail is not None

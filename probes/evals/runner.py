@@ -204,6 +204,8 @@ def run_eval(
         from probes.nvml import open_meter
 
         meter = open_meter()
+    detail = spec.detail() | {"n": len(prepared.items)}
+    detail["gen_kwargs"]["tokenizer"] = prepared.tokenizer
     run_spec = RunSpec(
         subject=spec.subject,
         stage="eval",
@@ -211,17 +213,13 @@ def run_eval(
         name=f"eval {spec.benchmark_name} {spec.model_name}",
         command=spec.command,
         working_dir=os.getcwd(),
+        detail=detail,
     )
     metered = MeteredRun(
         ledger, run_spec, meter=meter, clock=clock, heartbeat_s=heartbeat_s,
         job_pids=lambda: {os.getpid()},
     )  # fmt: skip
     metered.start()
-    detail = spec.detail() | {"n": len(prepared.items)}
-    detail["gen_kwargs"]["tokenizer"] = prepared.tokenizer
-    assert metered.run is not None
-    metered.run = metered.run.model_copy(update={"detail": detail})
-    ledger.record([metered.run])
     totals = Totals()
     try:
         factory = backend_factory or (
