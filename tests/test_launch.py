@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,11 @@ from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 from receipts.cli import app
 
 BASE = ["--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
+FAST_DRIVER = (
+    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
+    "sys.exit(99 if code is None else code)"
+)
+"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
 
 
 def _typer_params(args: list[str]) -> dict[str, object]:
@@ -357,3 +363,44 @@ def test_both_paths_record_an_unmetered_run_alike(seeded: str, tmp_path: Path) -
     varying = {"id", "started_at", "ended_at", "wall_time_s"}
     assert fast.model_dump(exclude=varying) == full.model_dump(exclude=varying)
     assert fast.status is RunStatus.FAILED and fast.exit_code == 4 and fast.name == "n"
+
+
+def test_fast_runs_and_store_writers_at_once_keep_one_chain(seeded: str) -> None:
+    """Eight wrappers on the fast path start and finish while another process appends through
+    the store: every write takes SQLite's write lock and reads the head inside it, so the chain
+    holds."""
+    writer = (
+        "import sys, time; from ledger.store import Ledger; from ledger.schema import Subject\n"
+        "with Ledger(sys.argv[1]) as ledger:\n"
+        "    for i in range(300):\n"
+        "        ledger.record([Subject(id=f'other-{i}', name='x')])\n"
+        "        time.sleep(0.005)\n"
+    )
+    store = subprocess.Popen([sys.executable, "-c", writer, seeded])
+    while _entries(seeded) < 3:  # the store is writing
+        time.sleep(0.01)
+    wrappers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                FAST_DRIVER,
+                "--ledger",
+                seeded,
+                *BASE,
+                "--",
+                sys.executable,
+                "-c",
+                f"import time; time.sleep({i / 10}); raise SystemExit({i})",
+            ]
+        )
+        for i in range(8)
+    ]
+    assert sorted(w.wait(timeout=120) for w in wrappers) == list(range(8))
+    assert store.wait(timeout=120) == 0
+    with Ledger(seeded, reap=False) as ledger:
+        check = ledger.verify()
+        runs = ledger.runs("demo")
+        subjects = ledger.subjects()
+    assert check.ok and check.entries == 1 + 300 + 2 * 8
+    assert sorted(r.exit_code or 0 for r in runs) == list(range(8)) and len(subjects) == 301
