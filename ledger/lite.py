@@ -104,12 +104,13 @@ def resolve_url(url: str | None) -> str:
 def sqlite_path(url: str) -> str | None:
     """The file of a plain ``sqlite:///PATH`` URL (``sqlite:////abs`` for an absolute path), the
     way SQLAlchemy reads it; ``None`` for anything else (another database, ``:memory:``, query
-    parameters, a driver name)."""
+    parameters, a driver name, percent-escapes, a leading ``~``, which SQLAlchemy does not
+    expand)."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return None
     path = url[len(prefix) :]
-    if not path or path == ":memory:" or "?" in path or "%" in path:
+    if not path or path == ":memory:" or "?" in path or "%" in path or path.startswith("~"):
         return None
     return path
 
@@ -153,10 +154,10 @@ class LiteLedger:
     def open(cls, url: str) -> LiteLedger | None:
         """The ledger at ``url`` where the fast path applies to it, else ``None``."""
         path = sqlite_path(url)
-        if path is None or not os.path.isfile(os.path.expanduser(path)):
+        if path is None or not os.path.isfile(path):
             return None
         try:
-            conn = sqlite3.connect(os.path.expanduser(path), isolation_level=None, timeout=60.0)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
         except sqlite3.Error:
             return None
         try:

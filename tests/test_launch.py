@@ -154,7 +154,7 @@ def test_the_run_body_is_what_pydantic_writes(fields: dict[str, object]) -> None
 def test_sqlite_urls_the_fast_path_takes() -> None:
     assert sqlite_path("sqlite:///rel/ledger.db") == "rel/ledger.db"
     assert sqlite_path("sqlite:////abs/ledger.db") == "/abs/ledger.db"
-    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=ro", "sqlite:///a%20b",
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=ro", "sqlite:///a%20b", "sqlite:///~/x.db",
                 "sqlite+pysqlite:///x.db", "postgresql+psycopg://u@h/db"):  # fmt: skip
         assert sqlite_path(url) is None
 
