@@ -216,7 +216,7 @@ class LiteLedger:
                     "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (key.run_id, host, pid, now, heartbeat_s, 0.0, "[]"),
                 )
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take (lone surrogates)
             return False
         return True
 
@@ -272,10 +272,11 @@ class LiteLedger:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._conn.execute("COMMIT")  # a failed commit (disk full) must not keep the lock
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
 
 def is_stale(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
+from ledger.errors import LedgerError, StoreError
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
@@ -122,7 +123,7 @@ def parse(args: list[str]) -> RunArgs | None:
         return None
     gpus = None
     if "gpus" in values:
-        if not set(values["gpus"]) <= _DIGITS or int(values["gpus"]) < 1:
+        if not values["gpus"] or not set(values["gpus"]) <= _DIGITS or int(values["gpus"]) < 1:
             return None
         gpus = int(values["gpus"])
     sample_interval = _number(values.get("sample_interval", "1.0"), 0.01)
@@ -181,8 +182,11 @@ def launch(
     if lite is None:
         return None
     try:
-        if not lite.has_subject(args.subject) or lite.stale_runs(cluster.host):
-            return None  # the full path creates the subject, or reaps the dead runs first
+        try:
+            if not lite.has_subject(args.subject) or lite.stale_runs(cluster.host):
+                return None  # the full path creates the subject, or reaps the dead runs first
+        except (sqlite3.Error, ValueError):
+            return None  # a damaged ledger or heartbeat: the full path says what is wrong
         meter = meter_factory()
         started = _write_running(lite, args, cluster)
         if started is None:
@@ -194,7 +198,7 @@ def launch(
     finally:
         lite.close()
     run_id, fields = started
-    handover = _Handover(url, args, cluster, run_id, run_body(fields), meter)
+    handover = _Handover(url, args, cluster, run_id, fields, meter)
     return handover.run(args.command)
 
 
@@ -231,6 +235,22 @@ def _write_running(
     return (run_id, fields) if written else None
 
 
+def _final_body(
+    fields: dict[str, Any], status: RunStatus, exit_code: int, note: str | None, wall: float
+) -> str:
+    """The finished run's body, as :meth:`probes.session.MeteredRun.finish` writes it."""
+    return run_body(
+        {
+            **fields,
+            "status": status.value,
+            "ended_at": fields["started_at"] + timedelta(seconds=wall),
+            "wall_time_s": wall,
+            "exit_code": exit_code,
+            "note": note,
+        }
+    )
+
+
 def _key(args: RunArgs, run_id: str) -> RunKey:
     return RunKey(run_id, args.subject, args.stage, args.category.value)
 
@@ -244,15 +264,7 @@ def _run_unmetered(
     t0 = time.monotonic()
 
     def finish(status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
-        final = {
-            **fields,
-            "status": status.value,
-            "ended_at": fields["started_at"] + timedelta(seconds=wall),
-            "wall_time_s": wall,
-            "exit_code": exit_code,
-            "note": note,
-        }
-        lite.finish_run(_key(args, run_id), run_body(final))
+        lite.finish_run(_key(args, run_id), _final_body(fields, status, exit_code, note, wall))
 
     try:
         child = spawn(args.command)
@@ -288,7 +300,14 @@ def _heartbeats(url: str, run_id: str, interval_s: float, t0: float, stop: threa
 
 
 class _Handover:
-    """The child's life: spawn it, adopt the run in the background, finish it through the store."""
+    """The child's life when there is something to meter: spawn it, let the store adopt the run in
+    the background (retrying while the child runs), and finish it through the store.
+
+    Until the store has adopted the run, :func:`_heartbeats` keeps it alive. If the store cannot
+    be opened at all (a ledger locked for minutes, say), the run is still finished, through
+    :mod:`ledger.lite` with its status and exit code but without its metered usage, a warning
+    says so, and the wrapper still exits with the child's code.
+    """
 
     def __init__(
         self,
@@ -296,15 +315,18 @@ class _Handover:
         args: RunArgs,
         cluster: ClusterContext,
         run_id: str,
-        body: str,
+        fields: dict[str, Any],
         meter: GpuMeter | None,
     ) -> None:
         self.url, self.args, self.cluster = url, args, cluster
-        self.run_id, self.body, self.meter = run_id, body, meter
+        self.run_id, self.fields, self.meter = run_id, fields, meter
         self.child: subprocess.Popen[bytes] | None = None
         self.sampler: Sampler | None = None
         self.t0 = 0.0
         self.metered: MeteredRun | None = None
+        self.adopt_error: Exception | None = None
+        self.child_done = threading.Event()
+        self.lite_beats_done = threading.Event()
 
     def run(self, command: list[str]) -> int:
         self.t0 = time.monotonic()
@@ -321,41 +343,86 @@ class _Handover:
         try:
             self.child = spawn(command)
         except SpawnError as exc:
-            wall = time.monotonic() - self.t0
-            if self.sampler is not None:
-                self.sampler.stop()
-            self._finish(RunStatus.FAILED, exc.exit_code, str(exc), self._adopt(), wall)
+            wall = self._end_window()
+            self._end(RunStatus.FAILED, exc.exit_code, str(exc), wall, self._adopt_or_none())
             print(f"receipts: error: {exc}", file=sys.stderr)
             return exc.exit_code
-        adopting = threading.Thread(target=self._adopt_quietly, name="receipts-adopt", daemon=True)
+        beats = threading.Thread(
+            target=_heartbeats,
+            args=(self.url, self.run_id, self.args.heartbeat, self.t0, self.lite_beats_done),
+            daemon=True,
+        )
+        beats.start()
+        adopting = threading.Thread(target=self._adopt_while_running, daemon=True)
         adopting.start()
         returncode = wait_forwarding(self.child)
-        # End the window now: the store may still be loading when a short child ends.
+        wall = self._end_window()
+        self.child_done.set()
+        status, exit_code = status_of(returncode)
+        adopting.join()
+        self.lite_beats_done.set()
+        beats.join()
+        metered = self.metered or self._adopt_or_none()
+        self._end(status, exit_code, end_note(returncode), wall, metered)
+        return exit_code
+
+    def _end_window(self) -> float:
+        """End the metered window now, whether or not the store is ready; its wall time."""
         wall = time.monotonic() - self.t0
         if self.sampler is not None:
             self.sampler.stop()
-        status, exit_code = status_of(returncode)
-        adopting.join()
-        metered = self.metered or self._adopt()  # a second try raises what went wrong
-        self._finish(status, exit_code, end_note(returncode), metered, wall)
-        return exit_code
+        return wall
 
-    @staticmethod
-    def _finish(
+    def _end(
+        self,
         status: RunStatus,
         exit_code: int,
         note: str | None,
-        metered: MeteredRun,
-        wall_s: float | None = None,
+        wall: float,
+        metered: MeteredRun | None,
     ) -> None:
+        """Record the end: through the store, or without the usage where it never opened."""
+        if metered is not None:
+            try:
+                metered.finish(status, exit_code, note=note, wall_s=wall)
+            finally:
+                metered.ledger.close()
+            return
+        if self.meter is not None:
+            self.meter.close()
+        lost = f"metering lost: the store could not take the run over ({self.adopt_error})"
+        body = _final_body(
+            self.fields, status, exit_code, f"{note}; {lost}" if note else lost, wall
+        )
+        lite = LiteLedger.open(self.url)
+        if lite is None:
+            raise StoreError(f"ledger {self.url}: cannot record the end of {self.run_id}: {lost}")
         try:
-            metered.finish(status, exit_code, note=note, wall_s=wall_s)
+            lite.finish_run(_key(self.args, self.run_id), body)
         finally:
-            metered.ledger.close()
+            lite.close()
+        print(
+            f"receipts: warning: {self.run_id} recorded without its usage; {lost}", file=sys.stderr
+        )
 
-    def _adopt_quietly(self) -> None:
-        with contextlib.suppress(Exception):  # the main thread retries, and raises what it gets
-            self.metered = self._adopt()
+    def _adopt_while_running(self) -> None:
+        delay = 1.0
+        while self.metered is None:
+            try:
+                self.metered = self._adopt()
+            except LedgerError as exc:
+                self.adopt_error = exc
+                if self.child_done.wait(delay):
+                    return
+                delay = min(2 * delay, 30.0)
+        self.lite_beats_done.set()  # the session heartbeats from now on, with the usage
+
+    def _adopt_or_none(self) -> MeteredRun | None:
+        try:
+            return self._adopt()
+        except LedgerError as exc:
+            self.adopt_error = exc
+            return None
 
     def _adopt(self) -> MeteredRun:
         from ledger.schema import Run
@@ -384,7 +451,7 @@ class _Handover:
                 sampler=self.sampler,
                 run_id=self.run_id,
             )
-            metered.adopt(Run.model_validate_json(self.body), self.t0)
+            metered.adopt(Run.model_validate_json(run_body(self.fields)), self.t0)
         except BaseException:
             ledger.close()
             raise

@@ -5,6 +5,7 @@ fast path declines) to the typer app in :mod:`receipts.cli`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -24,8 +25,10 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             # The run is recorded and the ledger closed. Skip tearing down the modules the
             # handover imported (SQLAlchemy, pydantic): ~0.1 s of the wrapper's overhead.
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None when the wrapper was started with it closed
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.flush()
             os._exit(code)
     from receipts.cli import app
 

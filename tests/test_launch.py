@@ -4,7 +4,9 @@ hands over to the store with the meter running. Real SQLite files, real child pr
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -84,6 +86,51 @@ def test_what_the_parser_accepts_it_reads_as_typer_does(args: list[str]) -> None
     }
 
 
+VALUES = {
+    "--subject": ["demo", "s1-32B", "", "é"],
+    "--stage": ["sft", "a/b", ""],
+    "--category": ["data", "evaluation", "Data", "x"],
+    "--name": ["n", "", "-x", "a=b", "é 日本"],
+    "--gpus": ["8", "0", "", "²", "01"],
+    "--gpu-model": ["H100", ""],
+    "--sample-interval": ["0.5", "1", "1e3", "0.001", "00.10", ".5", "5."],
+    "--heartbeat": ["2", "0.1", "nan"],
+    "--ledger": ["sqlite:///x.db", ""],
+}
+REQUIRED = ("--subject", "--stage", "--category")
+COMMANDS = [["--", "true"], ["true", "--name", "x"], ["--", "--", "-x"], ["python", "-c", "1"]]
+
+
+def _random_command_line(rng: random.Random) -> list[str]:
+    pairs = []
+    for option, values in VALUES.items():
+        if rng.random() < (0.9 if option in REQUIRED else 0.3):
+            value = rng.choice(values)
+            pairs.append([f"{option}={value}"] if rng.random() < 0.3 else [option, value])
+    rng.shuffle(pairs)
+    args = [token for pair in pairs for token in pair]
+    if rng.random() < 0.2:  # noise: an option typer must handle
+        args.insert(rng.randint(0, len(args)), rng.choice(["-x", "--help", "--subject", "--"]))
+    return args + rng.choice(COMMANDS)
+
+
+def test_random_command_lines_the_parser_accepts_read_as_typer_reads_them() -> None:
+    rng = random.Random(20261125)
+    accepted = 0
+    for _ in range(2000):
+        args = _random_command_line(rng)
+        parsed = parse(args)
+        if parsed is None:
+            continue
+        accepted += 1
+        params = _typer_params(args)
+        assert parsed.command == list(params["command"]), args  # type: ignore[call-overload]
+        for field in ("subject", "stage", "category", "name", "gpus", "gpu_model",
+                      "sample_interval", "heartbeat", "ledger"):  # fmt: skip
+            assert getattr(parsed, field) == params[field], (args, field)
+    assert accepted > 100  # the generator does reach the accepting paths
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -97,6 +144,7 @@ def test_what_the_parser_accepts_it_reads_as_typer_does(args: list[str]) -> None
         [*BASE, "--gpus", "8", "--", "true"],  # without --gpu-model
         [*BASE, "--gpus", "0", "--gpu-model", "H100", "--", "true"],
         [*BASE, "--gpus", "²", "--gpu-model", "H100", "--", "true"],
+        [*BASE, "--gpus=", "--gpu-model=H100", "--", "true"],
         [*BASE, "--sample-interval", "1e-3", "--", "true"],
         [*BASE, "--sample-interval", "0.001", "--", "true"],
         [*BASE, "--heartbeat", "nan", "--", "true"],
@@ -135,6 +183,12 @@ def test_the_lite_writer_knows_the_store_schema() -> None:
             "node_rank": 3,
             "job_id": "4242",
             "git_commit": "c7c44b2" * 5 + "c7c44",
+        },
+        {
+            "status": "succeeded",
+            "wall_time_s": 10.016,
+            "exit_code": 0,
+            "ended_at": datetime(2026, 11, 25, 6, 21, 8, 139456, tzinfo=UTC),
         },
         {
             "command": ["python", "-c", 'print("é \\u001f 日本 \\\\ \\n")', "\x7f\t"],
@@ -234,7 +288,7 @@ def test_the_fast_path_declines_and_writes_nothing(case: str, seeded: str, tmp_p
         url = f"sqlite:///{tmp_path / 'junk.db'}"
         (tmp_path / "junk.db").write_bytes(b"not sqlite at all" * 100)
     elif case == "older schema":
-        with sqlite3.connect(path) as conn:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("DELETE FROM receipts_migrations WHERE name = 'm006_record_indexes'")
     elif case == "new subject":
         subject = "someone-else"
@@ -404,3 +458,59 @@ def test_fast_runs_and_store_writers_at_once_keep_one_chain(seeded: str) -> None
         subjects = ledger.subjects()
     assert check.ok and check.entries == 1 + 300 + 2 * 8
     assert sorted(r.exit_code or 0 for r in runs) == list(range(8)) and len(subjects) == 301
+
+
+def test_a_tiny_wall_time_is_written_another_way_but_reads_the_same() -> None:
+    # json writes 5.3e-05 where pydantic writes 0.000053: the hash covers the stored text, and
+    # the record read back is the same.
+    fields = {"id": "demo/sft/0123456789ab", "subject": "demo", "stage": "sft",
+              "category": "fine_tuning", "name": "sft", "status": "failed",
+              "wall_time_s": 5.3e-05, "exit_code": 127}  # fmt: skip
+    assert Run.model_validate_json(run_body(fields)) == Run.model_validate(fields)
+
+
+def test_the_lite_run_entry_has_the_store_columns(seeded: str) -> None:
+    from ledger.chain import COLUMNS, row_values
+
+    launch(_args(seeded, "true"))
+    with contextlib.closing(sqlite3.connect(sqlite_path(seeded) or "")) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM entries WHERE kind = 'run' ORDER BY seq").fetchall()
+    for row in rows:
+        run = Run.model_validate_json(row["body"])
+        expected = dict(zip(COLUMNS, row_values(run, "run", None, row["supersedes"]), strict=True))
+        stored = {c: row[c] for c in COLUMNS}
+        # The store writes pydantic's body text; the lite path's parses to the same record.
+        assert Run.model_validate_json(stored.pop("body")) == run
+        expected.pop("body")
+        assert stored.pop("recorded_at") and expected.pop("recorded_at")
+        assert stored == expected
+
+
+def test_when_the_store_cannot_take_over_the_run_still_ends_with_the_childs_code(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger.errors import StoreError
+
+    def refuse(self: Ledger, *args: object, **kwargs: object) -> None:
+        raise StoreError("ledger locked (simulated)")
+
+    monkeypatch.setattr(Ledger, "__init__", refuse)
+    meter = FakeGpuMeter([FakeDevice(fake_device(0))], FakeClock())
+    code = launch(_args(seeded, sys.executable, "-c", "raise SystemExit(6)"),
+                  meter_factory=lambda: meter)  # fmt: skip
+    monkeypatch.undo()
+    assert code == 6 and meter.closed
+    assert "recorded without its usage" in capsys.readouterr().err
+    with Ledger(seeded, reap=False) as ledger:
+        (run,) = ledger.runs("demo")
+        assert ledger.verify().ok and not ledger.usages("demo")
+    assert run.status is RunStatus.FAILED and run.exit_code == 6
+    assert "metering lost" in (run.note or "") and "simulated" in (run.note or "")
+
+
+def test_a_closed_stdout_does_not_change_the_exit_code(seeded: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "receipts", "run", "--ledger", seeded, *BASE,
+                           "--", "sh", "-c", "exit 3"], stderr=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(1), timeout=60)  # fmt: skip
+    assert done.returncode == 3, done.stderr
