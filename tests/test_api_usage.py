@@ -14,11 +14,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import typer
+from cli_helpers import app_with_imports, assert_bad_input
 from typer.testing import CliRunner
 
 from ledger.audit import build_report
-from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError, NotFoundError
 from ledger.prices import bundled_cards, load_price_file
 from ledger.report import CostReport
@@ -40,26 +39,7 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((API / name).read_text(encoding="utf-8"))
 
 
-def app() -> typer.Typer:
-    """A top-level app with an ``import`` sub-app, as receipts/cli.py mounts them."""
-    top = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_show_locals=False)
-    imports = typer.Typer(cls=ErrorHandlingGroup, no_args_is_help=True)
-    top.add_typer(imports, name="import")
-    register(top, imports)
-    return top
-
-
-APP = app()
-
-
-def assert_bad_input(result: Any, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("receipts: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert "Traceback" not in result.output
+APP = app_with_imports(register)
 
 
 def lines_of(report: CostReport) -> dict[tuple[str, Unit], float]:

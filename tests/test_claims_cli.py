@@ -4,8 +4,10 @@ app: exit codes, JSON shapes, and one stderr line on bad input."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
+import cli_helpers
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -14,20 +16,12 @@ from receipts.cli import app
 
 DATA = Path(__file__).parent / "data" / "claims"
 
+assert_bad_input = partial(cli_helpers.assert_bad_input, no_stdout=True)
+"""Bad input: one error line, no traceback, nothing on stdout."""
+
 
 def invoke(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, list(args))
-
-
-def assert_bad_input(result: Result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("receipts: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
 
 
 def test_check_s1_json(runner: CliRunner, sqlite_url: str) -> None:

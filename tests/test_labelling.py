@@ -7,14 +7,12 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-import typer
+from cli_helpers import app_with_imports, assert_bad_input
 from typer.testing import CliRunner
 
 from ledger.audit import build_report
-from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError, NotFoundError
 from ledger.liveness import reap
 from ledger.schema import Provenance, RunStatus, Subject, Unit, utcnow
@@ -36,25 +34,7 @@ SUBJECT = "s1-32B"
 LOW, HIGH = Decimal("8.00"), Decimal("50.05")
 
 
-def app() -> typer.Typer:
-    top = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_show_locals=False)
-    imports = typer.Typer(cls=ErrorHandlingGroup, no_args_is_help=True)
-    top.add_typer(imports, name="import")
-    register(top, imports)
-    return top
-
-
-APP = app()
-
-
-def assert_bad_input(result: Any, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("receipts: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert "Traceback" not in result.output
+APP = app_with_imports(register)
 
 
 # -- the timer ----------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
+from cli_helpers import app_with_imports, assert_bad_input
 from typer.testing import CliRunner
 
-from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError
 from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage
 from ledger.store import Ledger
@@ -37,16 +36,7 @@ EXPECTED = {
 TOTAL_GPU_HOURS = 60.0
 
 
-def app() -> typer.Typer:
-    """A top-level app with an ``import`` sub-app, as receipts/cli.py mounts them."""
-    top = typer.Typer(cls=ErrorHandlingGroup, pretty_exceptions_show_locals=False)
-    imports = typer.Typer(cls=ErrorHandlingGroup, no_args_is_help=True)
-    top.add_typer(imports, name="import")
-    register(imports, top)
-    return top
-
-
-APP = app()
+APP = app_with_imports(lambda top, imports: register(imports, top))
 
 
 def invoke(runner: CliRunner, *args: str) -> Any:
@@ -58,16 +48,6 @@ def import_args(path: Path, url: str, *extra: str) -> list[str]:
         "import", "sacct", str(path), "--subject", SUBJECT, "--stage", "sft",
         "--category", "fine_tuning", "--ledger", url, *extra,
     ]  # fmt: skip
-
-
-def assert_bad_input(result: Any, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("receipts: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert "Traceback" not in result.output
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import json
 import random
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
+import cli_helpers
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -53,6 +55,9 @@ ADVERSARIAL = [
     "", " ", "\n", "'", "''s",
 ]
 # fmt: on
+
+assert_bad_input = partial(cli_helpers.assert_bad_input, no_stdout=True)
+"""Bad input: one error line, no traceback, nothing on stdout."""
 
 
 @pytest.fixture(scope="module")
@@ -309,16 +314,6 @@ def cli() -> typer.Typer:
 
 def invoke(runner: CliRunner, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(cli(), ["tokens", "count", *args])
-
-
-def assert_bad_input(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("receipts: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert result.stdout == ""
 
 
 def test_json_output_is_clean_and_exact(runner: CliRunner, reference) -> None:  # type: ignore[no-untyped-def]
