@@ -1,4 +1,4 @@
-"""Checks and app builders the CLI tests share (imported by the test modules, not a test)."""
+"""Checks, app builders and drivers shared by the CLI tests (a helper module, not a test)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from typing import Any
 import typer
 
 from ledger.cli import ErrorHandlingGroup
+
+FAST_DRIVER = (
+    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
+    "sys.exit(99 if code is None else code)"
+)
+"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
 
 
 def assert_bad_input(result: Any, *needles: str, no_stdout: bool = False) -> None:

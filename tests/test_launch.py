@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from cli_helpers import FAST_DRIVER
 
 from ledger.canonical import is_valid_id
 from ledger.lite import MIGRATIONS, RUN_FIELDS, LiteLedger, run_body, sqlite_path
@@ -30,11 +31,6 @@ from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 from receipts.cli import app
 
 BASE = ["--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
-FAST_DRIVER = (
-    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
-    "sys.exit(99 if code is None else code)"
-)
-"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
 
 
 def _typer_params(args: list[str]) -> dict[str, object]:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import FAST_DRIVER
 
 from ledger.schema import Category, RunStatus, Subject
 from ledger.store import Ledger
@@ -20,11 +21,6 @@ from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 
 RECEIPTS = [sys.executable, "-m", "receipts"]
 RUN = ["run", "--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
-FAST_DRIVER = (
-    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
-    "sys.exit(99 if code is None else code)"
-)
-"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
 
 
 @pytest.fixture(params=["full", "fast"])
