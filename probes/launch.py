@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
-from ledger.errors import LedgerError, StoreError
+from ledger.errors import LedgerError
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
@@ -172,7 +172,7 @@ def launch(
 
     A run with nothing to meter (no devices, no declared allocation) is finished through
     :mod:`ledger.lite` too, so SQLAlchemy and pydantic are never imported; a metered one is
-    adopted by the store while the child runs (:class:`_Handover`).
+    adopted by the store while the child runs (:class:`_ChildRun`).
     """
     cluster = from_environ()
     if not cluster.meters_node:
@@ -193,13 +193,10 @@ def launch(
             if meter is not None:
                 meter.close()
             return None
-        if meter is None and args.gpus is None:
-            return _run_unmetered(lite, url, args, started)
+        run_id, fields = started
+        return _ChildRun(lite, url, args, cluster, run_id, fields, meter).run()
     finally:
         lite.close()
-    run_id, fields = started
-    handover = _Handover(url, args, cluster, run_id, fields, meter)
-    return handover.run(args.command)
 
 
 def _write_running(
@@ -255,37 +252,6 @@ def _key(args: RunArgs, run_id: str) -> RunKey:
     return RunKey(run_id, args.subject, args.stage, args.category.value)
 
 
-def _run_unmetered(
-    lite: LiteLedger, url: str, args: RunArgs, started: tuple[str, dict[str, Any]]
-) -> int:
-    """The child's life when there is nothing to meter: heartbeats and the final entry through
-    :mod:`ledger.lite`, as :class:`~probes.session.MeteredRun` with the null meter writes them."""
-    run_id, fields = started
-    t0 = time.monotonic()
-
-    def finish(status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
-        lite.finish_run(_key(args, run_id), _final_body(fields, status, exit_code, note, wall))
-
-    try:
-        child = spawn(args.command)
-    except SpawnError as exc:
-        finish(RunStatus.FAILED, exc.exit_code, str(exc), time.monotonic() - t0)
-        print(f"receipts: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    stop = threading.Event()
-    beats = threading.Thread(
-        target=_heartbeats, args=(url, run_id, args.heartbeat, t0, stop), daemon=True
-    )
-    beats.start()
-    returncode = wait_forwarding(child)
-    wall = time.monotonic() - t0
-    stop.set()
-    beats.join()
-    status, exit_code = status_of(returncode)
-    finish(status, exit_code, end_note(returncode), wall)
-    return exit_code
-
-
 def _heartbeats(url: str, run_id: str, interval_s: float, t0: float, stop: threading.Event) -> None:
     """Beat every ``interval_s`` until ``stop``, on a connection of this thread's own."""
     lite = LiteLedger.open(url)
@@ -299,18 +265,21 @@ def _heartbeats(url: str, run_id: str, interval_s: float, t0: float, stop: threa
         lite.close()
 
 
-class _Handover:
-    """The child's life when there is something to meter: spawn it, let the store adopt the run in
-    the background (retrying while the child runs), and finish it through the store.
+class _ChildRun:
+    """The child's life after the ``running`` entry: spawn it, keep the run alive, record its end.
 
-    Until the store has adopted the run, :func:`_heartbeats` keeps it alive. If the store cannot
-    be opened at all (a ledger locked for minutes, say), the run is still finished, through
-    :mod:`ledger.lite` with its status and exit code but without its metered usage, a warning
-    says so, and the wrapper still exits with the child's code.
+    With nothing to meter (no devices, no declared allocation) the heartbeats and the final entry
+    go through :mod:`ledger.lite`, as :class:`~probes.session.MeteredRun` with the null meter
+    writes them. Otherwise the store adopts the run in the background (retrying while the child
+    runs), :func:`_heartbeats` keeping it alive until then, and finishes it with its usage. If the
+    store cannot be opened at all (a ledger locked for minutes, say), the run is still finished,
+    through :mod:`ledger.lite` with its status and exit code but without its metered usage, a
+    warning says so, and the wrapper still exits with the child's code.
     """
 
     def __init__(
         self,
+        lite: LiteLedger,
         url: str,
         args: RunArgs,
         cluster: ClusterContext,
@@ -318,8 +287,9 @@ class _Handover:
         fields: dict[str, Any],
         meter: GpuMeter | None,
     ) -> None:
-        self.url, self.args, self.cluster = url, args, cluster
+        self.lite, self.url, self.args, self.cluster = lite, url, args, cluster
         self.run_id, self.fields, self.meter = run_id, fields, meter
+        self.metering = meter is not None or args.gpus is not None
         self.child: subprocess.Popen[bytes] | None = None
         self.sampler: Sampler | None = None
         self.t0 = 0.0
@@ -328,7 +298,7 @@ class _Handover:
         self.child_done = threading.Event()
         self.lite_beats_done = threading.Event()
 
-    def run(self, command: list[str]) -> int:
+    def run(self) -> int:
         self.t0 = time.monotonic()
         if self.meter is not None:
             from probes.meter import Sampler
@@ -341,10 +311,9 @@ class _Handover:
             )
             self.sampler.start()
         try:
-            self.child = spawn(command)
+            self.child = spawn(self.args.command)
         except SpawnError as exc:
-            wall = self._end_window()
-            self._end(RunStatus.FAILED, exc.exit_code, str(exc), wall, self._adopt_or_none())
+            self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
             print(f"receipts: error: {exc}", file=sys.stderr)
             return exc.exit_code
         beats = threading.Thread(
@@ -353,17 +322,19 @@ class _Handover:
             daemon=True,
         )
         beats.start()
-        adopting = threading.Thread(target=self._adopt_while_running, daemon=True)
-        adopting.start()
+        adopting = None
+        if self.metering:
+            adopting = threading.Thread(target=self._adopt_while_running, daemon=True)
+            adopting.start()
         returncode = wait_forwarding(self.child)
         wall = self._end_window()
         self.child_done.set()
-        status, exit_code = status_of(returncode)
-        adopting.join()
+        if adopting is not None:
+            adopting.join()
         self.lite_beats_done.set()
         beats.join()
-        metered = self.metered or self._adopt_or_none()
-        self._end(status, exit_code, end_note(returncode), wall, metered)
+        status, exit_code = status_of(returncode)
+        self._end(status, exit_code, end_note(returncode), wall)
         return exit_code
 
     def _end_window(self) -> float:
@@ -373,37 +344,27 @@ class _Handover:
             self.sampler.stop()
         return wall
 
-    def _end(
-        self,
-        status: RunStatus,
-        exit_code: int,
-        note: str | None,
-        wall: float,
-        metered: MeteredRun | None,
-    ) -> None:
-        """Record the end: through the store, or without the usage where it never opened."""
+    def _end(self, status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
+        """Record the end: through the store where there is usage to record (and it opens),
+        else through :mod:`ledger.lite`."""
+        metered = (self.metered or self._adopt_or_none()) if self.metering else None
         if metered is not None:
             try:
                 metered.finish(status, exit_code, note=note, wall_s=wall)
             finally:
                 metered.ledger.close()
             return
-        if self.meter is not None:
-            self.meter.close()
-        lost = f"metering lost: the store could not take the run over ({self.adopt_error})"
-        body = _final_body(
-            self.fields, status, exit_code, f"{note}; {lost}" if note else lost, wall
-        )
-        lite = LiteLedger.open(self.url)
-        if lite is None:
-            raise StoreError(f"ledger {self.url}: cannot record the end of {self.run_id}: {lost}")
-        try:
-            lite.finish_run(_key(self.args, self.run_id), body)
-        finally:
-            lite.close()
-        print(
-            f"receipts: warning: {self.run_id} recorded without its usage; {lost}", file=sys.stderr
-        )
+        lost = None
+        if self.metering:
+            if self.meter is not None:
+                self.meter.close()
+            lost = f"metering lost: the store could not take the run over ({self.adopt_error})"
+            note = f"{note}; {lost}" if note else lost
+        body = _final_body(self.fields, status, exit_code, note, wall)
+        self.lite.finish_run(_key(self.args, self.run_id), body)
+        if lost:
+            warning = f"receipts: warning: {self.run_id} recorded without its usage; {lost}"
+            print(warning, file=sys.stderr)
 
     def _adopt_while_running(self) -> None:
         delay = 1.0
