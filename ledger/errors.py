@@ -17,3 +17,8 @@ class StoreError(LedgerError):
 
 class NotFoundError(LedgerError):
     """A subject, run, case or price card that was asked for does not exist."""
+
+
+def error_line(message: object) -> str:
+    """The one stderr line every command prints for an error it expected."""
+    return f"receipts: error: {message}"

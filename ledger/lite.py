@@ -89,6 +89,11 @@ RUN_FIELDS = (
 ``Run.model_dump_json()``, which :func:`run_body` reproduces."""
 
 
+SQLITE_PRAGMAS = ("busy_timeout = 60000", "journal_mode = WAL", "synchronous = NORMAL")
+"""Set on every connection to a SQLite ledger, by the store's engine and by this module alike:
+wait up to a minute for the write lock, and write-ahead logging."""
+
+
 def default_url() -> str:
     """The ledger used when neither ``--ledger`` nor ``RECEIPTS_LEDGER`` names one."""
     from platformdirs import user_data_dir
@@ -161,9 +166,8 @@ class LiteLedger:
         except sqlite3.Error:
             return None
         try:
-            conn.execute("PRAGMA busy_timeout = 60000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            for pragma in SQLITE_PRAGMAS:
+                conn.execute(f"PRAGMA {pragma}")
             applied = [r[0] for r in conn.execute("SELECT name FROM receipts_migrations")]
         except sqlite3.Error:
             conn.close()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, error_line
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
@@ -314,7 +314,7 @@ class _ChildRun:
             self.child = spawn(self.args.command)
         except SpawnError as exc:
             self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
-            print(f"receipts: error: {exc}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             return exc.exit_code
         beats = threading.Thread(
             target=_heartbeats,

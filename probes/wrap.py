@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from ledger.errors import error_line
 from ledger.schema import RunStatus
 from ledger.store import Ledger
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
@@ -68,7 +69,7 @@ def run_command(
         child = spawn(argv)
     except SpawnError as exc:
         run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc))
-        print(f"receipts: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return exc.exit_code
     returncode = wait_forwarding(child)
     status, exit_code = status_of(returncode)

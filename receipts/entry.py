@@ -14,13 +14,13 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["run"]:
-        from ledger.errors import LedgerError
+        from ledger.errors import LedgerError, error_line
         from probes.launch import main as launch
 
         try:
             code = launch(args[1:])
         except LedgerError as exc:  # what the typer app's error handling prints
-            print(f"receipts: error: {exc}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             sys.exit(2)
         if code is not None:
             # The run is recorded and the ledger closed. Skip tearing down the modules the
