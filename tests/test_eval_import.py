@@ -133,3 +133,13 @@ def test_a_non_json_inspect_log_is_refused(
     done = runner.invoke(app, ["import", "inspect-ai", str(log), "--subject", "s1",
                                "--ledger", sqlite_url])  # fmt: skip
     assert done.exit_code == 2 and "only JSON inspect logs" in done.stderr
+
+
+def test_an_imported_subject_follows_the_ledger_id_rule() -> None:
+    from probes.evals.errors import EvalInputError
+    from probes.evals.imports import check_subject
+
+    assert check_subject("s1-32B") == "s1-32B"
+    for bad in ("s1\n", "-s1", "s 1", ""):
+        with pytest.raises(EvalInputError, match="not a valid id"):
+            check_subject(bad)

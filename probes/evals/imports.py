@@ -8,22 +8,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.canonical import is_valid_id
 from probes.evals.errors import EvalInputError
 from probes.evals.forcing import THINK_END, THINK_START
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]")
 
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
-
-
 def check_subject(subject: str) -> str:
-    """``subject`` where it is a valid ledger id.
+    """``subject`` where it is a valid ledger id (:func:`ledger.canonical.is_valid_id`).
 
     Raises:
         EvalInputError: it is not (letters, digits and . _ : / @ + - only).
     """
-    if not _ID.match(subject):
+    if not is_valid_id(subject):
         raise EvalInputError(
             f"--subject {subject!r}: not a valid id (letters, digits and . _ : / @ + - only, "
             "starting with a letter or digit)"
