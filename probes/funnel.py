@@ -45,12 +45,12 @@ from ledger.schema import (
 )
 from ledger.store import Ledger
 from probes.errors import ProbeError
+from probes.imports import id_part
 from probes.meter import GpuMeter
 from probes.proctree import descendants
 from probes.session import MeteredRun, metered_run
 
 T = TypeVar("T", bound=Sized)
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]+")
 _UNSET: Any = object()
 
 
@@ -59,7 +59,7 @@ class FunnelError(ProbeError):
 
 
 def _slug(text: str) -> str:
-    return _UNSAFE.sub("-", text.strip()).strip("-")[:80] or "step"
+    return id_part(text, fallback="step")[:80]
 
 
 def _stage(name: str) -> str:

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]+")
 
 
-def id_part(text: str) -> str:
-    """``text`` with every character a ledger id does not allow replaced by ``-``."""
-    return _UNSAFE.sub("-", text).strip("-") or "unnamed"
+def id_part(text: str, fallback: str = "unnamed") -> str:
+    """``text`` with every run of characters a ledger id does not allow replaced by ``-`` (and
+    none at either end); ``fallback`` where nothing is left."""
+    return _UNSAFE.sub("-", text).strip("-") or fallback
 
 
 def check_subject(subject: str) -> None:
