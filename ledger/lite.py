@@ -1,29 +1,34 @@
-"""The run wrapper's fast path: append a ``running`` run and its first heartbeat to an existing
-SQLite ledger with the standard library only.
+"""The run wrapper's fast path: a run, its heartbeats and its usages written to an existing SQLite
+ledger with the standard library only.
 
 ``receipts run`` must write its run before the child starts. Through :class:`~ledger.store.Ledger`
 that first write costs about half a second of imports (SQLAlchemy, pydantic) on a small machine,
-5 % of a 10 s job. This module writes the same entry, hashed by the same rules
-(:mod:`ledger.canonical`), in one ``BEGIN IMMEDIATE`` transaction; the store takes over once the
-child runs (see :mod:`probes.launch`).
+5 % of a 10 s job. This module writes the same entries, hashed by the same rules
+(:mod:`ledger.canonical`), each write one ``BEGIN IMMEDIATE`` transaction: the ``running`` run and
+its first heartbeat, heartbeats with the usage metered so far, and the final run with its measured
+or declared usages and their rollup (see :mod:`probes.launch`).
 
 It handles the ordinary case only, and says so by returning ``None`` or ``False``, so that the
 caller takes the full path (which creates and migrates ledgers and reports errors properly): a
 plain ``sqlite:///FILE`` URL whose file exists, at exactly the schema in :data:`MIGRATIONS`, and a
-subject the ledger already has. Nothing is written on those paths.
+subject the ledger already has. Nothing is written on those paths. Usages it cannot write as the
+store would (a quantity that is not finite, a reported or estimated figure) raise ``ValueError``
+before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from ledger.canonical import COLUMNS, CURRENT, entry_bytes
+from ledger.canonical import COLUMNS, CURRENT, entry_bytes, is_valid_id
+from ledger.enums import Provenance, Unit
 from ledger.errors import StoreError
 
 
@@ -148,6 +153,101 @@ class RunKey(NamedTuple):
     category: str
 
 
+USAGE_FIELDS = (
+    "id",
+    "run",
+    "resource",
+    "unit",
+    "quantity",
+    "quantity_low",
+    "quantity_high",
+    "provenance",
+    "citation",
+    "estimate",
+    "note",
+    "detail",
+)
+"""The fields of :class:`ledger.schema.Usage` (checked by a test)."""
+
+USAGE_EXTRAS = ("citation", "estimate", "note", "detail")
+"""The fields of a usage that go into its entry's body (:data:`ledger.chain.USAGE_EXTRAS`)."""
+
+LITE_PROVENANCES = frozenset({Provenance.MEASURED.value, Provenance.DECLARED.value})
+"""What a meter writes; reported and estimated usages carry citations and estimates that only the
+store checks."""
+
+_UNITS = frozenset(unit.value for unit in Unit)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` as pydantic's JSON mode writes it: a float that is not finite becomes ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _quantity(usage_id: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"usage {usage_id}: quantity is not a number: {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"usage {usage_id}: quantity must be finite and >= 0, got {value!r}")
+    return float(value)
+
+
+def usage_columns(key: RunKey, usage: dict[str, Any], recorded_at: str) -> tuple[Any, ...]:
+    """The hashed columns of a measured or declared usage of the run ``key``, given as
+    ``Usage`` fields: what :func:`ledger.chain.row_values` gives for the ``Usage`` built from them
+    (a test checks it), with the body written as the store writes it.
+
+    Raises:
+        ValueError: a field the store would reject or this module does not write (an unknown
+            field, an invalid id, another run, an unknown unit, a quantity that is not finite
+            and non-negative, a range, another provenance, a detail that is not JSON).
+    """
+    usage_id = str(usage.get("id"))
+    unknown = set(usage) - set(USAGE_FIELDS)
+    if unknown:
+        raise ValueError(f"usage {usage_id}: not usage fields: {sorted(unknown)}")
+    if not isinstance(usage.get("id"), str) or not is_valid_id(usage_id):
+        raise ValueError(f"usage {usage_id!r}: not a valid id")
+    if usage.get("run") != key.run_id:
+        raise ValueError(f"usage {usage_id}: belongs to {usage.get('run')!r}, not {key.run_id}")
+    if usage.get("unit") not in _UNITS:
+        raise ValueError(f"usage {usage_id}: unknown unit {usage.get('unit')!r}")
+    if usage.get("provenance") not in LITE_PROVENANCES:
+        raise ValueError(
+            f"usage {usage_id}: provenance {usage.get('provenance')!r} needs the store"
+        )
+    if usage.get("quantity_low") is not None or usage.get("quantity_high") is not None:
+        raise ValueError(f"usage {usage_id}: a range needs the store")
+    quantity = _quantity(usage_id, usage.get("quantity"))
+    extras = {k: _json_safe(usage[k]) for k in USAGE_EXTRAS if usage.get(k) is not None}
+    try:
+        body = json.dumps(extras, sort_keys=True) if extras else None
+    except TypeError as exc:
+        raise ValueError(f"usage {usage_id}: detail is not JSON: {exc}") from None
+    run_id, subject, stage, category = key
+    return (
+        "usage", usage_id, subject, run_id, category, stage,
+        str(usage["resource"]), str(usage["unit"]), quantity, None, None,
+        str(usage["provenance"]),
+        body, None, None, recorded_at,
+    )  # fmt: skip
+
+
+def usage_snapshot(usages: Sequence[dict[str, Any]]) -> str:
+    """A heartbeat's snapshot of usages given as ``Usage`` fields: the JSON list that
+    :func:`ledger.liveness.beat` writes (``None`` fields left out, as pydantic's
+    ``exclude_none`` does) and the reaper reads back."""
+    return json.dumps([{k: _json_safe(v) for k, v in u.items() if v is not None} for u in usages])
+
+
 class LiteLedger:
     """An open SQLite ledger for the fast path. Use :meth:`open`; close it when done."""
 
@@ -214,7 +314,7 @@ class LiteLedger:
         now = datetime.now(UTC).isoformat()
         try:
             with self._transaction():
-                self._append_run(key, body, None, now)
+                self._append(self._run_columns(key, body, None, now))
                 self._conn.execute(
                     "INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, "
                     "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -224,51 +324,99 @@ class LiteLedger:
             return False
         return True
 
-    def beat(self, run_id: str, wall_time_s: float) -> None:
-        """Record that ``run_id`` is alive after ``wall_time_s`` seconds, with no usage so far (the
-        runs this path finishes by itself meter nothing)."""
-        with self._transaction():
-            self._conn.execute(
-                "UPDATE heartbeats SET beat_at = ?, wall_time_s = ? WHERE run_id = ?",
-                (datetime.now(UTC).isoformat(), wall_time_s, run_id),
-            )
-
-    def finish_run(self, key: RunKey, body: str) -> None:
-        """Append the run's final entry (superseding its current one) and drop its heartbeat, in
-        one transaction.
+    def beat(self, key: RunKey, wall_time_s: float, usages: Sequence[dict[str, Any]] = ()) -> None:
+        """Record that the run is alive after ``wall_time_s`` seconds, with the usages metered so
+        far (``Usage`` fields): what the reaper records if the wrapper dies.
 
         Raises:
+            ValueError: a usage :func:`usage_columns` rejects (nothing written).
+        """
+        for usage in usages:
+            usage_columns(key, usage, "")
+        snapshot = usage_snapshot(usages)
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE heartbeats SET beat_at = ?, wall_time_s = ?, snapshot = ? WHERE run_id = ?",
+                (datetime.now(UTC).isoformat(), wall_time_s, snapshot, key.run_id),
+            )
+
+    def finish_run(self, key: RunKey, body: str, usages: Sequence[dict[str, Any]] = ()) -> None:
+        """Append the run's final entry (superseding its current one) and its usages (``Usage``
+        fields, measured or declared), keep the usage rollup in step, and drop the run's
+        heartbeat, in one transaction: what the store's ``finish`` writes.
+
+        Raises:
+            ValueError: a usage :func:`usage_columns` rejects, or the run has usages recorded
+                already (which the store would supersede); nothing is written.
             StoreError: SQLite refused (the run stays ``running`` and is reaped later).
         """
+        now = datetime.now(UTC).isoformat()
+        rows = [usage_columns(key, usage, now) for usage in usages]
         try:
             with self._transaction():
+                if (
+                    rows
+                    and self._conn.execute(
+                        "SELECT 1 FROM entries WHERE kind = 'usage' AND run_id = ? LIMIT 1",
+                        (key.run_id,),
+                    ).fetchone()
+                ):
+                    raise ValueError(f"run {key.run_id} has usages recorded already")
                 row = self._conn.execute(
                     f"SELECT seq FROM entries WHERE kind = 'run' AND record_id = ? AND {CURRENT}",
                     (key.run_id,),
                 ).fetchone()
-                now = datetime.now(UTC).isoformat()
-                self._append_run(key, body, row and row[0], now)
+                self._append(self._run_columns(key, body, row and row[0], now), *rows)
+                for values in rows:
+                    self._roll(values)
                 self._conn.execute("DELETE FROM heartbeats WHERE run_id = ?", (key.run_id,))
         except sqlite3.Error as exc:
             raise StoreError(f"ledger {self._url}: {exc}") from None
 
-    def _append_run(self, key: RunKey, body: str, supersedes: int | None, recorded_at: str) -> None:
+    @staticmethod
+    def _run_columns(
+        key: RunKey, body: str, supersedes: int | None, recorded_at: str
+    ) -> tuple[Any, ...]:
         run_id, subject, stage, category = key
-        values: tuple[Any, ...] = (
+        return (
             "run", run_id, subject, run_id, category, stage,
             None, None, None, None, None, None,  # resource, unit, quantities, provenance
             body, supersedes, None, recorded_at,
         )  # fmt: skip
-        assert len(values) == len(COLUMNS)
+
+    def _append(self, *entries: tuple[Any, ...]) -> None:
+        """Append entries (hashed column values) to the chain, after its current head."""
         seq, prev = self._conn.execute("SELECT seq, hash FROM ledger_head WHERE id = 1").fetchone()
-        entry_hash = digest(prev, values)
         columns = ("seq", *COLUMNS, "prev_hash", "hash")
-        self._conn.execute(
-            f"INSERT INTO entries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            (seq + 1, *values, prev, entry_hash),
+        insert = (
+            f"INSERT INTO entries ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         )
+        for values in entries:
+            assert len(values) == len(COLUMNS)
+            entry_hash = digest(prev, values)
+            seq += 1
+            self._conn.execute(insert, (seq, *values, prev, entry_hash))
+            prev = entry_hash
+        self._conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+
+    def _roll(self, values: tuple[Any, ...]) -> None:
+        """Add a new usage entry to the rollup, as the store does (:data:`ledger.chain`'s
+        ``ROLLUP_RECOMPUTE`` is the rule :meth:`ledger.store.Ledger.verify` checks)."""
+        row = dict(zip(COLUMNS, values, strict=True))
+        if row["quantity"] is None:
+            return
+        key = tuple(
+            row[c]
+            for c in ("subject", "category", "stage", "run_id", "resource", "unit", "provenance")
+        )
+        q = row["quantity"]
         self._conn.execute(
-            "UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (seq + 1, entry_hash)
+            "INSERT INTO usage_rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (subject, category, stage, run_id, resource, unit, provenance) "
+            "DO UPDATE SET quantity = quantity + excluded.quantity, "
+            "quantity_low = quantity_low + excluded.quantity_low, "
+            "quantity_high = quantity_high + excluded.quantity_high, rows = rows + 1",
+            (*key, q, q, q),
         )
 
     @contextlib.contextmanager

@@ -4,17 +4,17 @@ Through the typer command, ``receipts run`` imports typer, SQLAlchemy and pydant
 child starts: about 0.6 s on a 2-core machine, 6 % of a 10 s job (``benchmarks/README.md``). The
 console script therefore hands ``receipts run ...`` to :func:`main` first. It parses the command
 line itself, writes the ``running`` run and its first heartbeat with the standard library
-(:mod:`ledger.lite`), opens the meter, starts sampling and the child, and only then, in a
-background thread while the child runs, imports the store and the session to adopt the run
-(reaping dead runs, heartbeats). When the child ends, :meth:`probes.session.MeteredRun.finish`
-finalises the run exactly as the full path does.
+(:mod:`ledger.lite`), opens the meter, starts sampling and the child, heartbeats with the usage
+metered so far while the child runs, and finishes the run with its usages when the child ends:
+the entries :class:`probes.session.MeteredRun` writes, hashed by the same rules, from the same
+usage rule (:mod:`probes.gpu_usage`), without importing pydantic or SQLAlchemy at all.
 
 Anything out of the ordinary returns ``None`` before anything is written, and the typer command
 (:func:`probes.cli.run`) handles the invocation instead: ``--help``; an option this parser does not
 know or a value it does not accept (typer prints its own message); a ledger that is not an
-existing SQLite file at the current schema; a subject the ledger does not have yet; a rank of a
-multi-node job that does not meter its node. A test checks that this parser reads every
-invocation it accepts exactly as typer does.
+existing SQLite file at the current schema; a subject the ledger does not have yet; a run whose
+wrapper died, to be reaped first; a rank of a multi-node job that does not meter its node. A test
+checks that this parser reads every invocation it accepts exactly as typer does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
-from ledger.errors import LedgerError, error_line
+from ledger.errors import error_line
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
 from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from probes.cluster import ClusterContext
     from probes.meter import GpuMeter, Sampler
-    from probes.session import MeteredRun
 
 
 class RunArgs(NamedTuple):
@@ -170,9 +169,8 @@ def launch(
     wrapper's exit code, or ``None`` (nothing written, nothing started) where this path does not
     apply. ``meter_factory`` gives the meter (``None``: no devices), as ``probes.wrap`` takes one.
 
-    A run with nothing to meter (no devices, no declared allocation) is finished through
-    :mod:`ledger.lite` too, so SQLAlchemy and pydantic are never imported; a metered one is
-    adopted by the store while the child runs (:class:`_ChildRun`).
+    The run is heartbeated and finished through :mod:`ledger.lite` too (:class:`_ChildRun`), so
+    SQLAlchemy and pydantic are never imported.
     """
     cluster = from_environ()
     if not cluster.meters_node:
@@ -252,29 +250,32 @@ def _key(args: RunArgs, run_id: str) -> RunKey:
     return RunKey(run_id, args.subject, args.stage, args.category.value)
 
 
-def _heartbeats(url: str, run_id: str, interval_s: float, t0: float, stop: threading.Event) -> None:
-    """Beat every ``interval_s`` until ``stop``, on a connection of this thread's own."""
-    lite = LiteLedger.open(url)
+def _heartbeats(run: _ChildRun, stop: threading.Event) -> None:
+    """Beat every heartbeat interval until ``stop``, with the usage metered so far, on a
+    connection of this thread's own."""
+    lite = LiteLedger.open(run.url)
     if lite is None:
         return
+    key = _key(run.args, run.run_id)
     try:
-        while not stop.wait(interval_s):
+        while not stop.wait(run.args.heartbeat):
             with contextlib.suppress(sqlite3.Error):  # a busy ledger: the next beat will do
-                lite.beat(run_id, time.monotonic() - t0)
+                wall = time.monotonic() - run.t0
+                try:
+                    lite.beat(key, wall, run.usages(wall, final=False))
+                except ValueError:  # a reading the ledger cannot take: alive, without usage
+                    lite.beat(key, wall)
     finally:
         lite.close()
 
 
 class _ChildRun:
-    """The child's life after the ``running`` entry: spawn it, keep the run alive, record its end.
-
-    With nothing to meter (no devices, no declared allocation) the heartbeats and the final entry
-    go through :mod:`ledger.lite`, as :class:`~probes.session.MeteredRun` with the null meter
-    writes them. Otherwise the store adopts the run in the background (retrying while the child
-    runs), :func:`_heartbeats` keeping it alive until then, and finishes it with its usage. If the
-    store cannot be opened at all (a ledger locked for minutes, say), the run is still finished,
-    through :mod:`ledger.lite` with its status and exit code but without its metered usage, a
-    warning says so, and the wrapper still exits with the child's code.
+    """The child's life after the ``running`` entry: start the meter and the child, heartbeat
+    while it runs, and record its end with its usage, all through :mod:`ledger.lite`, as
+    :class:`~probes.session.MeteredRun` writes them (the usages come from the same rule,
+    :mod:`probes.gpu_usage`). If the ledger refuses the usages (a reading that is not finite,
+    say), the run is still finished, with its status and exit code and a note saying why its
+    usage is missing, a warning says so, and the wrapper still exits with the child's code.
     """
 
     def __init__(
@@ -289,14 +290,9 @@ class _ChildRun:
     ) -> None:
         self.lite, self.url, self.args, self.cluster = lite, url, args, cluster
         self.run_id, self.fields, self.meter = run_id, fields, meter
-        self.metering = meter is not None or args.gpus is not None
         self.child: subprocess.Popen[bytes] | None = None
         self.sampler: Sampler | None = None
         self.t0 = 0.0
-        self.metered: MeteredRun | None = None
-        self.adopt_error: Exception | None = None
-        self.child_done = threading.Event()
-        self.lite_beats_done = threading.Event()
 
     def run(self) -> int:
         self.t0 = time.monotonic()
@@ -316,104 +312,54 @@ class _ChildRun:
             self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
             print(error_line(exc), file=sys.stderr)
             return exc.exit_code
-        beats = threading.Thread(
-            target=_heartbeats,
-            args=(self.url, self.run_id, self.args.heartbeat, self.t0, self.lite_beats_done),
-            daemon=True,
-        )
+        stop = threading.Event()
+        beats = threading.Thread(target=_heartbeats, args=(self, stop), daemon=True)
         beats.start()
-        adopting = None
-        if self.metering:
-            adopting = threading.Thread(target=self._adopt_while_running, daemon=True)
-            adopting.start()
         returncode = wait_forwarding(self.child)
         wall = self._end_window()
-        self.child_done.set()
-        if adopting is not None:
-            adopting.join()
-        self.lite_beats_done.set()
+        stop.set()
         beats.join()
         status, exit_code = status_of(returncode)
         self._end(status, exit_code, end_note(returncode), wall)
         return exit_code
 
     def _end_window(self) -> float:
-        """End the metered window now, whether or not the store is ready; its wall time."""
+        """End the metered window now: its wall time."""
         wall = time.monotonic() - self.t0
         if self.sampler is not None:
             self.sampler.stop()
         return wall
 
+    def usages(self, wall: float, *, final: bool) -> list[dict[str, Any]]:
+        """The usage so far (a heartbeat's) or in all (``final``), as ``Usage`` fields."""
+        if self.sampler is not None:
+            from probes.gpu_usage import device_usage_fields
+
+            if not final:
+                return device_usage_fields(self.run_id, self.sampler.snapshot())
+            devices = self.sampler.stop()
+            return device_usage_fields(self.run_id, devices, samples=self.sampler.samples())
+        if self.args.gpus is not None:
+            from probes.gpu_usage import declared_usage_fields
+
+            return [declared_usage_fields(self.run_id, self.args.gpus, self.args.gpu_model, wall)]
+        return []
+
     def _end(self, status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
-        """Record the end: through the store where there is usage to record (and it opens),
-        else through :mod:`ledger.lite`."""
-        metered = (self.metered or self._adopt_or_none()) if self.metering else None
-        if metered is not None:
-            try:
-                metered.finish(status, exit_code, note=note, wall_s=wall)
-            finally:
-                metered.ledger.close()
-            return
-        lost = None
-        if self.metering:
-            if self.meter is not None:
-                self.meter.close()
-            lost = f"metering lost: the store could not take the run over ({self.adopt_error})"
-            note = f"{note}; {lost}" if note else lost
+        """Record the end with the run's usages, or, where the ledger refuses them, without."""
+        if self.meter is not None:
+            self.meter.close()
+        key = _key(self.args, self.run_id)
         body = _final_body(self.fields, status, exit_code, note, wall)
-        self.lite.finish_run(_key(self.args, self.run_id), body)
-        if lost:
-            warning = f"receipts: warning: {self.run_id} recorded without its usage; {lost}"
-            print(warning, file=sys.stderr)
-
-    def _adopt_while_running(self) -> None:
-        delay = 1.0
-        while self.metered is None:
-            try:
-                self.metered = self._adopt()
-            except LedgerError as exc:
-                self.adopt_error = exc
-                if self.child_done.wait(delay):
-                    return
-                delay = min(2 * delay, 30.0)
-        self.lite_beats_done.set()  # the session heartbeats from now on, with the usage
-
-    def _adopt_or_none(self) -> MeteredRun | None:
         try:
-            return self._adopt()
-        except LedgerError as exc:
-            self.adopt_error = exc
-            return None
-
-    def _adopt(self) -> MeteredRun:
-        from ledger.schema import Run
-        from ledger.store import Ledger
-        from probes.session import MeteredRun, RunSpec
-
-        spec = RunSpec(
-            subject=self.args.subject,
-            stage=self.args.stage,
-            category=self.args.category,
-            name=self.args.name,
-            command=self.args.command,
-            working_dir=os.getcwd(),
-            declared_gpus=self.args.gpus,
-            declared_gpu_model=self.args.gpu_model,
-        )
-        ledger = Ledger(self.url)  # reaps runs whose wrapper died; ours is alive
-        try:
-            metered = MeteredRun(
-                ledger,
-                spec,
-                meter=self.meter,
-                sample_interval_s=self.args.sample_interval,
-                heartbeat_s=self.args.heartbeat,
-                cluster=self.cluster,
-                sampler=self.sampler,
-                run_id=self.run_id,
+            self.lite.finish_run(key, body, self.usages(wall, final=True))
+        except ValueError as exc:
+            lost = f"usage not recorded: {exc}"
+            body = _final_body(
+                self.fields, status, exit_code, f"{note}; {lost}" if note else lost, wall
             )
-            metered.adopt(Run.model_validate_json(run_body(self.fields)), self.t0)
-        except BaseException:
-            ledger.close()
-            raise
-        return metered
+            self.lite.finish_run(key, body)
+            print(
+                f"receipts: warning: {self.run_id} recorded without its usage; {lost}",
+                file=sys.stderr,
+            )

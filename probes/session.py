@@ -23,9 +23,10 @@ from datetime import timedelta
 
 from ledger.errors import NotFoundError
 from ledger.liveness import beat, finish
-from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage, utcnow
+from ledger.schema import Category, Run, RunStatus, Subject, Usage, utcnow
 from ledger.store import Ledger
 from probes.cluster import ClusterContext, from_environ, git_commit, new_run_id
+from probes.gpu_usage import declared_usage_fields, device_usage_fields
 from probes.gpus import gpu_model_name
 from probes.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
 from probes.schema import DeviceUsage, GpuSample
@@ -37,81 +38,16 @@ def gpu_model(name: str) -> str:
     return gpu_model_name(name)
 
 
-SERIES_POINTS = 600
-"""At most this many samples per device are kept as the power and utilisation series."""
-
-
-def device_series(samples: Sequence[GpuSample], uuid: str) -> dict[str, list[float | None]]:
-    """One device's samples as ``{"t_s", "power_w", "sm_util_pct"}`` lists of equal length,
-    thinned evenly to at most :data:`SERIES_POINTS` (the last sample always kept)."""
-    mine = [s for s in samples if s.device_uuid == uuid]
-    step = max(1, -(-len(mine) // SERIES_POINTS))
-    kept = mine[::step]
-    if mine and kept[-1] is not mine[-1]:
-        kept = [*kept[: SERIES_POINTS - 1], mine[-1]]
-    return {
-        "t_s": [s.t_s for s in kept],
-        "power_w": [s.power_w for s in kept],
-        "sm_util_pct": [s.sm_util_pct for s in kept],
-    }
-
-
 def device_usages(
     run_id: str,
     devices: list[DeviceUsage],
     note: str | None = None,
     samples: Sequence[GpuSample] = (),
 ) -> list[Usage]:
-    """Allocated, busy and energy usages of each metered device.
-
-    With ``samples``, each device's power and utilisation series (thinned) goes into the detail
-    of its allocated usage as ``series``: what the appendix plots over time.
-    """
-    out: list[Usage] = []
-    for d in devices:
-        resource = f"gpu/{gpu_model(d.device.name)}"
-        detail: dict[str, object] = {
-            "device_uuid": d.device.uuid,
-            "device_name": d.device.name,
-            "device_index": d.device.index,
-            "memory_total_bytes": d.device.memory_total_bytes,
-            "peak_memory_used_bytes": d.peak_memory_used_bytes,
-            "samples": d.samples,
-            "shared": d.shared,
-            "foreign_pids": d.foreign_pids,
-            "partial_reason": d.partial_reason,
-        }
-        series: dict[str, object] = (
-            {"series": device_series(samples, d.device.uuid)} if samples else {}
-        )
-        readings: list[tuple[str, str, Unit, float | None, dict[str, object]]] = [
-            ("allocated", resource, Unit.GPU_HOUR, d.allocated_gpu_s / 3600, series),
-            ("busy", resource, Unit.GPU_HOUR_BUSY, _hours(d.busy_gpu_s), {}),
-            ("energy", "energy/gpu", Unit.KWH, _kwh(d.energy_j), {"method": d.energy_method}),
-        ]
-        out += [
-            Usage(
-                id=f"{run_id}/gpu{d.device.index}/{suffix}",
-                run=run_id,
-                resource=res,
-                unit=unit,
-                quantity=quantity,
-                provenance=Provenance.MEASURED,
-                note=note,
-                detail={**detail, **extra},
-            )
-            for suffix, res, unit, quantity, extra in readings
-            if quantity is not None
-        ]
-    return out
-
-
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds / 3600
-
-
-def _kwh(joules: float | None) -> float | None:
-    return None if joules is None else joules / 3.6e6
+    """Allocated, busy and energy usages of each metered device
+    (:func:`probes.gpu_usage.device_usage_fields`); with ``samples``, each device's thinned power
+    and utilisation series in the detail of its allocated usage."""
+    return [Usage(**fields) for fields in device_usage_fields(run_id, devices, note, samples)]
 
 
 @dataclass
@@ -147,8 +83,6 @@ class MeteredRun:
         job_pids: Callable[[], set[int]] = set,
         cluster: ClusterContext | None = None,
         background: bool = True,
-        sampler: Sampler | None = None,
-        run_id: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.spec = spec
@@ -157,10 +91,10 @@ class MeteredRun:
         self.cluster = cluster or from_environ()
         self.heartbeat_s = heartbeat_s
         self.background = background
-        self.sampler = sampler or Sampler(
+        self.sampler = Sampler(
             self.meter, clock=self.clock, interval_s=sample_interval_s, job_pids=job_pids
         )
-        self.run_id = run_id or new_run_id(spec.subject, spec.stage, self.cluster.node_rank)
+        self.run_id = new_run_id(spec.subject, spec.stage, self.cluster.node_rank)
         self.extra: list[Usage] = list(spec.usages)
         self.run: Run | None = None
         self._t0 = 0.0
@@ -194,25 +128,12 @@ class MeteredRun:
         self._t0 = self.clock.monotonic()
         self.sampler.start(background=self.background)
         self.beat()  # from now on the run can be reaped if this process dies
-        self._start_heartbeats()
-        return self.run
-
-    def adopt(self, run: Run, t0: float) -> None:
-        """Take over a run that was already written as ``running``, with its first heartbeat,
-        and whose sampler (given to the constructor) started at ``t0`` on this run's clock: what
-        ``receipts run``'s fast path hands over once its child runs (see :mod:`probes.launch`)."""
-        if run.id != self.run_id or run.status is not RunStatus.RUNNING:
-            raise ValueError(f"cannot adopt {run.id} ({run.status.value}) as {self.run_id}")
-        self.run = run
-        self._t0 = t0
-        self._start_heartbeats()
-
-    def _start_heartbeats(self) -> None:
         if self.background:
             self._beats = threading.Thread(
                 target=self._heartbeat, name="receipts-heartbeat", daemon=True
             )
             self._beats.start()
+        return self.run
 
     def add_usage(self, usage: Usage) -> None:
         """Attach a usage (tokens, API calls) to this run; it is written when the run ends."""
@@ -259,19 +180,8 @@ class MeteredRun:
         if devices:
             return device_usages(self.run_id, devices, samples=samples)
         if self.spec.declared_gpus:
-            model = self.spec.declared_gpu_model or "unknown"
-            return [
-                Usage(
-                    id=f"{self.run_id}/declared",
-                    run=self.run_id,
-                    resource=f"gpu/{model}",
-                    unit=Unit.GPU_HOUR,
-                    quantity=self.spec.declared_gpus * wall_s / 3600,
-                    provenance=Provenance.DECLARED,
-                    note=f"{self.spec.declared_gpus} x {model} declared by the user; not measured",
-                    detail={"gpus": self.spec.declared_gpus, "wall_s": wall_s},
-                )
-            ]
+            gpus, model = self.spec.declared_gpus, self.spec.declared_gpu_model
+            return [Usage(**declared_usage_fields(self.run_id, gpus, model, wall_s))]
         return []
 
     def finish(

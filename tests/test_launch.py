@@ -19,14 +19,24 @@ import typer.main
 from cli_helpers import FAST_DRIVER
 
 from ledger.canonical import is_valid_id
-from ledger.lite import MIGRATIONS, RUN_FIELDS, LiteLedger, run_body, sqlite_path
+from ledger.lite import (
+    MIGRATIONS,
+    RUN_FIELDS,
+    USAGE_EXTRAS,
+    USAGE_FIELDS,
+    LiteLedger,
+    RunKey,
+    run_body,
+    sqlite_path,
+    usage_columns,
+)
 from ledger.migrations import MIGRATIONS as STORE_MIGRATIONS
-from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit
+from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage
 from ledger.store import Ledger
-from probes.cluster import nvidia_driver_visible
+from probes.cluster import hostname, nvidia_driver_visible
+from probes.gpu_usage import declared_usage_fields, device_usage_fields
 from probes.launch import OPTIONS, RunArgs, launch, parse
 from probes.meter import Sampler
-from probes.session import MeteredRun, RunSpec
 from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 from receipts.cli import app
 
@@ -358,20 +368,6 @@ def test_a_sampler_window_ends_once() -> None:
     assert sampler.stop() == first and first[0].wall_s == 10
 
 
-def test_only_the_matching_running_run_is_adopted(seeded: str) -> None:
-    with Ledger(seeded, reap=False) as ledger:
-        spec = RunSpec(subject="demo", stage="sft", category=Category.FINE_TUNING)
-        metered = MeteredRun(ledger, spec, run_id="demo/sft/abc", background=False)
-        other = Run(id="demo/sft/other", subject="demo", stage="sft",
-                    category="fine_tuning", name="sft", status="running")  # fmt: skip
-        with pytest.raises(ValueError, match="cannot adopt"):
-            metered.adopt(other, 0.0)
-        with pytest.raises(ValueError, match="cannot adopt"):
-            metered.adopt(
-                other.model_copy(update={"id": "demo/sft/abc", "status": RunStatus.FAILED}), 0.0
-            )
-
-
 def test_a_dead_wrapper_sends_the_next_run_down_the_full_path_which_reaps_it(seeded: str) -> None:
     from ledger.liveness import beat
 
@@ -483,26 +479,158 @@ def test_the_lite_run_entry_has_the_store_columns(seeded: str) -> None:
         assert stored == expected
 
 
-def test_when_the_store_cannot_take_over_the_run_still_ends_with_the_childs_code(
-    seeded: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+# -- usages through ledger.lite ------------------------------------------------------------------
+
+
+def _window_usages(run_id: str) -> list[dict[str, object]]:
+    """The usage fields of a scripted window over devices of every kind: with the energy counter,
+    without it, lost midway, shared with a foreign process, with readings that are not finite; and
+    a declared allocation."""
+    clock = FakeClock()
+    devices = [
+        FakeDevice(fake_device(0)),
+        FakeDevice(fake_device(1), energy_counter=False, sm_util_pct=lambda t: 12.5 * (t % 3)),
+        FakeDevice(fake_device(2), lost_after_s=1.5),
+        FakeDevice(fake_device(3), foreign_pids=lambda t: {4242} if t > 1 else set()),
+        FakeDevice(fake_device(4, name="Tesla V100-SXM2-16GB"), power_w=lambda t: float("nan"),
+                   energy_mj_at=lambda t: 7 + round(t * 1000), memory_used_bytes=lambda t: None),
+    ]  # fmt: skip
+    sampler = Sampler(FakeGpuMeter(devices, clock), clock=clock, interval_s=0.5)
+    sampler.start(background=False)
+    for _ in range(7):
+        clock.advance(0.5)
+        sampler.step()
+    window = sampler.stop()
+    fields = device_usage_fields(run_id, window, samples=sampler.samples())
+    return [*fields, declared_usage_fields(run_id, 8, "H100", 3.5)]
+
+
+def test_lite_usage_entries_are_what_the_store_writes() -> None:
+    from ledger.chain import COLUMNS, row_values
+    from ledger.chain import USAGE_EXTRAS as CHAIN_EXTRAS
+    from ledger.schema import Usage
+
+    assert tuple(Usage.model_fields) == USAGE_FIELDS and USAGE_EXTRAS == CHAIN_EXTRAS
+    run = Run(id="demo/sft/0123456789ab", subject="demo", stage="sft", category="fine_tuning",
+              name="sft", status="running")  # fmt: skip
+    key = RunKey(run.id, run.subject, run.stage, run.category.value)
+    usages = _window_usages(run.id)
+    assert {u["unit"] for u in usages} == {"gpu_hour", "gpu_hour_busy", "kwh"}
+    assert any(u["detail"]["partial_reason"] for u in usages)  # type: ignore[index]
+    assert any(u["detail"]["shared"] for u in usages)  # type: ignore[index]
+    for fields in usages:
+        lite = usage_columns(key, fields, "2026-11-25T00:00:00+00:00")
+        store = row_values(Usage(**fields), "usage", run, None)
+        position = COLUMNS.index("recorded_at")
+        assert lite[:position] == store[:position], fields["id"]
+        assert lite[position + 1 :] == store[position + 1 :]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": 1},
+        {"id": "has space"},
+        {"run": "demo/sft/other"},
+        {"unit": "parsec"},
+        {"quantity": float("nan")},
+        {"quantity": -1.0},
+        {"quantity": True},
+        {"quantity_low": 0.5},
+        {"provenance": "reported", "citation": "S1P"},
+        {"detail": {"pids": {1, 2}}},
+    ],
+)
+def test_lite_refuses_usages_the_store_would_reject_or_must_check(
+    change: dict[str, object],
 ) -> None:
-    from ledger.errors import StoreError
+    key = RunKey("demo/sft/0123456789ab", "demo", "sft", "fine_tuning")
+    fields = {**declared_usage_fields(key.run_id, 8, "H100", 3.5), **change}
+    with pytest.raises(ValueError):
+        usage_columns(key, fields, "")
 
-    def refuse(self: Ledger, *args: object, **kwargs: object) -> None:
-        raise StoreError("ledger locked (simulated)")
 
-    monkeypatch.setattr(Ledger, "__init__", refuse)
-    meter = FakeGpuMeter([FakeDevice(fake_device(0))], FakeClock())
+def test_a_metered_fast_run_writes_what_the_full_path_writes(seeded: str, tmp_path: Path) -> None:
+    from probes.session import RunSpec
+    from probes.wrap import run_command
+
+    command = [sys.executable, "-c", "import time; time.sleep(0.4)"]
+
+    def meter() -> FakeGpuMeter:  # a frozen clock: the same readings on both paths
+        return FakeGpuMeter([FakeDevice(fake_device(i)) for i in range(3)], FakeClock())
+
+    assert launch(_args(seeded, *command, sample_interval=0.05), meter_factory=meter) == 0
+    fresh = f"sqlite:///{tmp_path / 'full.db'}"
+    spec = RunSpec(subject="demo", stage="sft", category=Category.FINE_TUNING, command=command,
+                   working_dir=os.getcwd())  # fmt: skip
+    with Ledger(fresh) as store:
+        assert run_command(store, spec, command, meter=meter(), sample_interval_s=0.05) == 0
+    recorded = []
+    for url in (seeded, fresh):
+        with Ledger(url, reap=False) as ledger:
+            assert ledger.verify().ok  # the chain, and the rollup against the entries
+            (run,) = ledger.runs("demo")
+            usages = ledger.usages("demo")
+            recorded.append((run, usages))
+    (fast_run, fast), (full_run, full) = recorded
+
+    def shape(run: Run, usages: list[Usage]) -> list[tuple[object, ...]]:
+        return sorted(
+            (u.id.removeprefix(run.id), u.resource, u.unit, u.provenance, u.note,
+             sorted(u.detail or {}), {k: v for k, v in (u.detail or {}).items()
+                                      if k not in {"samples", "series"}})
+            for u in usages
+        )  # fmt: skip
+
+    assert len(fast) == 9 and shape(fast_run, fast) == shape(full_run, full)
+    for run, usages in ((fast_run, fast), (full_run, full)):
+        for usage in usages:
+            if usage.unit is Unit.GPU_HOUR:
+                assert usage.quantity is not None and run.wall_time_s is not None
+                assert usage.quantity * 3600 == pytest.approx(run.wall_time_s, abs=0.05)
+
+
+def test_a_lite_heartbeat_carries_the_usage_the_reaper_keeps(seeded: str) -> None:
+    key = RunKey("demo/sft/0123456789ab", "demo", "sft", "fine_tuning")
+    fields = {"id": key.run_id, "subject": "demo", "stage": "sft", "category": "fine_tuning",
+              "name": "sft", "status": "running"}  # fmt: skip
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the wrapper "died"
+    lite = LiteLedger.open(seeded)
+    assert lite is not None
+    try:
+        assert lite.start_run(key, run_body(fields), host=hostname(), pid=gone.pid, heartbeat_s=1)
+        usages = _window_usages(key.run_id)
+        lite.beat(key, 3.5, usages)
+    finally:
+        lite.close()
+    with Ledger(seeded) as ledger:  # opening it reaps the run
+        (run,) = ledger.runs("demo")
+        kept = ledger.usages("demo")
+        assert ledger.verify().ok
+    assert run.status is RunStatus.INTERRUPTED and run.wall_time_s == 3.5
+    expected = {u["id"]: Usage(**u) for u in usages}
+    assert len(kept) == len(expected)
+    for usage in kept:
+        assert usage.note is not None and usage.note.endswith("(up to the last heartbeat)")
+        want = expected[usage.id].model_dump(mode="json", exclude={"note"})  # NaN as null
+        assert usage.model_dump(mode="json", exclude={"note"}) == want
+
+
+def test_usage_the_ledger_refuses_leaves_the_run_recorded_with_the_childs_code(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nan = FakeDevice(fake_device(0), power_w=lambda t: float("nan"), energy_counter=False)
+    meter = FakeGpuMeter([nan], FakeClock())
     code = launch(_args(seeded, sys.executable, "-c", "raise SystemExit(6)"),
                   meter_factory=lambda: meter)  # fmt: skip
-    monkeypatch.undo()
     assert code == 6 and meter.closed
     assert "recorded without its usage" in capsys.readouterr().err
     with Ledger(seeded, reap=False) as ledger:
         (run,) = ledger.runs("demo")
         assert ledger.verify().ok and not ledger.usages("demo")
     assert run.status is RunStatus.FAILED and run.exit_code == 6
-    assert "metering lost" in (run.note or "") and "simulated" in (run.note or "")
+    assert "usage not recorded" in (run.note or "") and "finite" in (run.note or "")
 
 
 def test_a_closed_stdout_does_not_change_the_exit_code(seeded: str) -> None:

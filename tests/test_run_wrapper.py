@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import FAST_DRIVER
 
+from ledger.liveness import Heartbeat, last_beat
 from ledger.schema import Category, RunStatus, Subject
 from ledger.store import Ledger
 from probes.proctree import descendants
@@ -95,24 +96,24 @@ def _wait_running(url: str, timeout: float = 20.0):  # type: ignore[no-untyped-d
     raise AssertionError("the run never showed up as running")
 
 
-def _start(wrapper: list[str], url: str, seconds: int = 30) -> subprocess.Popen[str]:
+def _start(
+    wrapper: list[str], url: str, seconds: int = 30, options: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*wrapper, "--ledger", url, "--heartbeat", "0.2", *RUN[1:], "--",
+        [*wrapper, "--ledger", url, "--heartbeat", "0.2", *RUN[1:], *options, "--",
          sys.executable, "-c", f"import time; time.sleep({seconds})"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
-def _wait_heartbeat(url: str, timeout: float = 30.0) -> None:
-    from ledger.liveness import last_beat
-
+def _wait_heartbeat(url: str, timeout: float = 30.0) -> Heartbeat:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Ledger(url, reap=False) as ledger:
             (run,) = ledger.runs("demo")
             beat = last_beat(ledger, run.id)
         if beat is not None and beat.wall_time_s > 0:
-            return
+            return beat
         time.sleep(0.1)
     raise AssertionError("no heartbeat after the first")
 
@@ -150,19 +151,22 @@ def test_sigterm_to_the_wrapper_is_forwarded_to_the_child(
     assert run.status is RunStatus.KILLED and "SIGTERM" in (run.note or "")
 
 
+@pytest.mark.parametrize("declared", [False, True], ids=["unmetered", "declared-gpus"])
 def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
-    wrapper: list[str], sqlite_url: str
+    wrapper: list[str], sqlite_url: str, declared: bool
 ) -> None:
-    process = _start(wrapper, sqlite_url)
+    options = ("--gpus", "2", "--gpu-model", "H100") if declared else ()
+    process = _start(wrapper, sqlite_url, options=options)
     _wait_running(sqlite_url)
     child = _child_of(process)
-    _wait_heartbeat(sqlite_url)  # a heartbeat after the first, so there is usage to keep
+    beat = _wait_heartbeat(sqlite_url)  # a heartbeat after the first, so there is usage to keep
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     os.kill(child, signal.SIGKILL)  # the orphaned job, so the test leaves nothing behind
     with Ledger(sqlite_url, reap=False) as ledger:
         (run,) = ledger.runs("demo")
         assert run.status is RunStatus.RUNNING  # nobody closed it yet
+        beat = last_beat(ledger, run.id) or beat
     done = receipts(sqlite_url, "runs", "--reap", "--json")
     assert done.returncode == 0, done.stderr
     listing = json.loads(done.stdout)
@@ -170,6 +174,15 @@ def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
     (run_json,) = listing["runs"]
     assert run_json["status"] == "interrupted" and run_json["wall_time_s"] > 0
     assert only_run(sqlite_url)[1]
+    with Ledger(sqlite_url, reap=False) as ledger:
+        usages = ledger.usages("demo")
+    if not declared:
+        assert usages == []
+        return
+    (usage,) = usages  # the declared allocation up to the last heartbeat
+    assert usage.provenance.value == "declared" and usage.resource == "gpu/H100"
+    assert usage.quantity == pytest.approx(2 * beat.wall_time_s / 3600, abs=2 * 0.05 / 3600)
+    assert usage.note is not None and usage.note.endswith("(up to the last heartbeat)")
 
 
 def test_an_unwritable_ledger_fails_before_the_child_starts(tmp_path: Path) -> None:

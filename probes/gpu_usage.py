@@ -1,0 +1,112 @@
+"""The usages a GPU window yields, as plain fields: what :class:`~ledger.schema.Usage` is built from
+by the session (:mod:`probes.session`), and what ``receipts run``'s fast path writes through
+:mod:`ledger.lite` without importing pydantic. One rule for both, so that both paths record the
+same usages.
+
+Per metered device: allocated GPU-hours (``gpu_hour``, what a cloud bills), busy GPU-hours
+(``gpu_hour_busy``) and energy (``kwh``), all ``measured``, with the device, the energy method and
+the shared flag in ``detail``. A declared allocation (``--gpus N --gpu-model NAME``) is one
+``declared`` usage, never a measured one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.enums import Provenance, Unit
+from probes.gpus import gpu_model_name
+from probes.schema import DeviceUsage, GpuSample
+
+SERIES_POINTS = 600
+"""At most this many samples per device are kept as the power and utilisation series."""
+
+
+def device_series(samples: Sequence[GpuSample], uuid: str) -> dict[str, list[float | None]]:
+    """One device's samples as ``{"t_s", "power_w", "sm_util_pct"}`` lists of equal length,
+    thinned evenly to at most :data:`SERIES_POINTS` (the last sample always kept)."""
+    mine = [s for s in samples if s.device_uuid == uuid]
+    step = max(1, -(-len(mine) // SERIES_POINTS))
+    kept = mine[::step]
+    if mine and kept[-1] is not mine[-1]:
+        kept = [*kept[: SERIES_POINTS - 1], mine[-1]]
+    return {
+        "t_s": [s.t_s for s in kept],
+        "power_w": [s.power_w for s in kept],
+        "sm_util_pct": [s.sm_util_pct for s in kept],
+    }
+
+
+def device_usage_fields(
+    run_id: str,
+    devices: Sequence[DeviceUsage],
+    note: str | None = None,
+    samples: Sequence[GpuSample] = (),
+) -> list[dict[str, Any]]:
+    """The allocated, busy and energy usages of each metered device, as ``Usage`` fields.
+
+    With ``samples``, each device's power and utilisation series (thinned) goes into the detail
+    of its allocated usage as ``series``: what the appendix plots over time. A reading nobody could
+    take (busy time without samples, energy without counter or power) is left out, not zeroed.
+    """
+    out: list[dict[str, Any]] = []
+    for d in devices:
+        resource = f"gpu/{gpu_model_name(d.device.name)}"
+        detail: dict[str, Any] = {
+            "device_uuid": d.device.uuid,
+            "device_name": d.device.name,
+            "device_index": d.device.index,
+            "memory_total_bytes": d.device.memory_total_bytes,
+            "peak_memory_used_bytes": d.peak_memory_used_bytes,
+            "samples": d.samples,
+            "shared": d.shared,
+            "foreign_pids": d.foreign_pids,
+            "partial_reason": d.partial_reason,
+        }
+        series = {"series": device_series(samples, d.device.uuid)} if samples else {}
+        readings: list[tuple[str, str, Unit, float | None, dict[str, Any]]] = [
+            ("allocated", resource, Unit.GPU_HOUR, d.allocated_gpu_s / 3600, series),
+            ("busy", resource, Unit.GPU_HOUR_BUSY, _hours(d.busy_gpu_s), {}),
+            ("energy", "energy/gpu", Unit.KWH, _kwh(d.energy_j), {"method": d.energy_method}),
+        ]
+        out += [
+            {
+                "id": f"{run_id}/gpu{d.device.index}/{suffix}",
+                "run": run_id,
+                "resource": res,
+                "unit": unit.value,
+                "quantity": quantity,
+                "provenance": Provenance.MEASURED.value,
+                "note": note,
+                "detail": {**detail, **extra},
+            }
+            for suffix, res, unit, quantity, extra in readings
+            if quantity is not None
+        ]
+    return out
+
+
+def declared_usage_fields(
+    run_id: str, gpus: int, model: str | None, wall_s: float
+) -> dict[str, Any]:
+    """A user's declared allocation of ``gpus`` devices over ``wall_s`` seconds, as ``Usage``
+    fields: ``declared`` GPU-hours, never measured ones."""
+    model = model or "unknown"
+    return {
+        "id": f"{run_id}/declared",
+        "run": run_id,
+        "resource": f"gpu/{model}",
+        "unit": Unit.GPU_HOUR.value,
+        "quantity": gpus * wall_s / 3600,
+        "provenance": Provenance.DECLARED.value,
+        "note": f"{gpus} x {model} declared by the user; not measured",
+        "detail": {"gpus": gpus, "wall_s": wall_s},
+    }
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600
+
+
+def _kwh(joules: float | None) -> float | None:
+    return None if joules is None else joules / 3.6e6
