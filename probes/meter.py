@@ -14,15 +14,13 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from probes.errors import DeviceLost, MeterError, NotSupported
 from probes.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One instantaneous reading of a device; ``None`` where the device does not support it."""
 
     power_w: float | None
@@ -88,14 +86,18 @@ class SystemClock:
         return time.monotonic()
 
 
-@dataclass
 class _Track:
-    device: GpuDevice
-    energy_start_mj: int | None = None
-    samples: list[GpuSample] = field(default_factory=list)
-    foreign: set[int] = field(default_factory=set)
-    lost_at_s: float | None = None
-    lost_reason: str | None = None
+    """What the sampler knows of one device during the window."""
+
+    __slots__ = ("device", "energy_start_mj", "foreign", "lost_at_s", "lost_reason", "samples")
+
+    def __init__(self, device: GpuDevice) -> None:
+        self.device = device
+        self.energy_start_mj: int | None = None
+        self.samples: list[GpuSample] = []
+        self.foreign: set[int] = set()
+        self.lost_at_s: float | None = None
+        self.lost_reason: str | None = None
 
 
 class Sampler:
@@ -106,7 +108,9 @@ class Sampler:
         clock: monotonic time source.
         interval_s: seconds between samples in the background thread.
         job_pids: the process ids that belong to the job (its process tree); a compute process
-            outside them marks the device ``shared``.
+            outside them marks the device ``shared``. Called only when a device lists a process
+            that was not the job's the last time it was called (reading /proc costs milliseconds:
+            a pid seen in the job's tree is taken to stay the job's for the window).
     """
 
     def __init__(
@@ -129,6 +133,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped: list[DeviceUsage] | None = None
+        self._mine: set[int] = set()
 
     def start(self, *, background: bool = True) -> None:
         """Read the energy counters, take the first sample, and start sampling."""
@@ -153,7 +158,6 @@ class Sampler:
     def step(self) -> None:
         """Take one sample of every device still answering."""
         t = self.clock.monotonic() - self._t0
-        mine = self.job_pids() if self._tracks else set()
         with self._lock:
             for track in self._tracks:
                 if track.lost_at_s is not None:
@@ -173,7 +177,9 @@ class Sampler:
                         memory_used_bytes=reading.memory_used_bytes,
                     )
                 )
-                track.foreign |= pids - mine
+                if not pids <= self._mine:
+                    self._mine = self._mine | self.job_pids()
+                track.foreign |= pids - self._mine
 
     @staticmethod
     def _lose(track: _Track, t: float, exc: Exception) -> None:

@@ -1,30 +1,34 @@
 """A process and its descendants, read from /proc (Linux), to tell the job's GPU processes from
-other users' on a shared device."""
+other users' on a shared device. Only :mod:`os`: the sampler of ``receipts run`` imports this
+before its child starts (see :mod:`probes.launch`)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+PROC = "/proc"
 
 
-def _parents(proc: Path) -> dict[int, int]:
+def _parents(proc: str) -> dict[int, int]:
     parents: dict[int, int] = {}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir(proc):
+        if not name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            with open(os.path.join(proc, name, "stat"), encoding="utf-8", errors="replace") as f:
+                stat = f.read()
         except OSError:
             continue  # exited meanwhile
         # The command name (field 2) is parenthesised and may contain spaces or parentheses.
         fields = stat[stat.rfind(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
+        parents[int(name)] = int(fields[1])
     return parents
 
 
-def descendants(root: int, proc: Path = Path("/proc")) -> set[int]:
+def descendants(root: int, proc: str | os.PathLike[str] = PROC) -> set[int]:
     """``root`` and every process below it; just ``{root}`` where /proc is missing."""
-    if not proc.is_dir():
+    proc = os.fspath(proc)
+    if not os.path.isdir(proc):
         return {root}
     children: dict[int, list[int]] = {}
     for pid, parent in _parents(proc).items():

@@ -1,24 +1,23 @@
 """The probes' contract: devices, samples and what a metered window consumed.
 
-These are frozen dataclasses, not pydantic records: only the meters make them (ten times a second
-per device while sampling), nothing reads them from outside, and ``receipts run`` must be able to
-start metering before its child starts without importing pydantic (see :mod:`probes.launch`).
-What is stored goes through the ledger's pydantic :class:`~ledger.schema.Usage`.
+These are named tuples, not pydantic records or dataclasses: only the meters make them (ten times
+a second per device while sampling), nothing reads them from outside, and ``receipts run`` must be
+able to start metering before its child starts without importing pydantic, or :mod:`dataclasses`
+and the :mod:`inspect` machinery it pulls in (see :mod:`probes.launch`). What is stored is a
+:class:`~ledger.schema.Usage`, built by one rule (:mod:`probes.gpu_usage`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 EnergyMethod = Literal["counter", "integrated_power"]
 
 
-@dataclass(frozen=True, slots=True)
-class GpuDevice:
+class GpuDevice(NamedTuple):
     """One physical device visible to the job."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the field hides tuple.index, which nothing uses
     """NVML index (not the CUDA index after ``CUDA_VISIBLE_DEVICES`` renumbering)."""
     uuid: str
     """NVML UUID, e.g. ``GPU-5b1f...``."""
@@ -28,8 +27,7 @@ class GpuDevice:
     """Device memory in bytes."""
 
 
-@dataclass(frozen=True, slots=True)
-class GpuSample:
+class GpuSample(NamedTuple):
     """One reading of one device."""
 
     t_s: float
@@ -44,8 +42,7 @@ class GpuSample:
     """Device memory in use, bytes."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceUsage:
+class DeviceUsage(NamedTuple):
     """What one device consumed over a metered window."""
 
     device: GpuDevice

@@ -6,10 +6,8 @@ when a test injects them.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from ledger.errors import InputError
 from probes.errors import DeviceLost, NotSupported
@@ -41,23 +39,44 @@ def fake_device(index: int = 0, name: str = "NVIDIA H100 80GB HBM3") -> GpuDevic
     )
 
 
-@dataclass
 class FakeDevice:
-    """Scripted behaviour of one fake device, as functions of the clock's time."""
+    """Scripted behaviour of one fake device, as functions of the clock's time.
 
-    device: GpuDevice
-    power_w: Callable[[float], float | None] = lambda t: 300.0
-    sm_util_pct: Callable[[float], float | None] = lambda t: 50.0
-    memory_used_bytes: Callable[[float], int | None] = lambda t: 10 * 1024**3
-    energy_counter: bool = True
-    """Whether the device has the cumulative energy counter (Volta and newer)."""
-    energy_mj_at: Callable[[float], int] | None = None
-    """Counter value at time t; by default the integral of ``power_w`` from t = 0."""
-    lost_after_s: float | None = None
-    """From this time on, every call raises DeviceLost."""
-    foreign_pids: Callable[[float], set[int]] = lambda t: set()
-    """Compute processes on the device that are not the job's."""
-    job_pids_on_device: set[int] = field(default_factory=set)
+    Args:
+        device: what the meter lists.
+        power_w, sm_util_pct, memory_used_bytes: the readings at time t (``None``: not
+            supported).
+        energy_counter: whether the device has the cumulative energy counter (Volta and newer).
+        energy_mj_at: the counter at time t; by default the integral of ``power_w`` from t = 0.
+        lost_after_s: from this time on, every call raises DeviceLost.
+        foreign_pids: compute processes on the device at time t that are not the job's.
+        job_pids_on_device: the job's own compute processes on the device.
+
+    A plain class, not a dataclass: the benchmark of ``receipts run`` starts it as the wrapper
+    starts, where importing :mod:`dataclasses` costs as much as the rest of the start.
+    """
+
+    def __init__(
+        self,
+        device: GpuDevice,
+        power_w: Callable[[float], float | None] = lambda t: 300.0,
+        sm_util_pct: Callable[[float], float | None] = lambda t: 50.0,
+        memory_used_bytes: Callable[[float], int | None] = lambda t: 10 * 1024**3,
+        energy_counter: bool = True,
+        energy_mj_at: Callable[[float], int] | None = None,
+        lost_after_s: float | None = None,
+        foreign_pids: Callable[[float], set[int]] = lambda t: set(),
+        job_pids_on_device: set[int] | None = None,
+    ) -> None:
+        self.device = device
+        self.power_w = power_w
+        self.sm_util_pct = sm_util_pct
+        self.memory_used_bytes = memory_used_bytes
+        self.energy_counter = energy_counter
+        self.energy_mj_at = energy_mj_at
+        self.lost_after_s = lost_after_s
+        self.foreign_pids = foreign_pids
+        self.job_pids_on_device = set() if job_pids_on_device is None else job_pids_on_device
 
 
 class FakeGpuMeter:
@@ -108,12 +127,16 @@ class ReplayMeter:
     ``energy_mj`` and ``pids`` are optional. A reading at time t is the last line at or before t.
     """
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: str | os.PathLike[str], clock: Clock) -> None:
+        import json
+
         self.clock = clock
         self._origin = clock.monotonic()
         self._lines: dict[str, list[dict[str, object]]] = {}
         self._devices: dict[str, GpuDevice] = {}
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        with open(path, encoding="utf-8") as f:
+            text_lines = f.read().splitlines()
+        for number, text in enumerate(text_lines, start=1):
             if not text.strip():
                 continue
             try:
@@ -121,7 +144,9 @@ class ReplayMeter:
                 uuid = str(line["uuid"])
                 float(line["t_s"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"{path}: line {number}: not a sample ({exc})") from None
+                raise InputError(
+                    f"{os.fspath(path)}: line {number}: not a sample ({exc})"
+                ) from None
             self._lines.setdefault(uuid, []).append(line)
             self._devices.setdefault(
                 uuid,
