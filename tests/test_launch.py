@@ -312,17 +312,20 @@ def test_the_fast_path_declines_and_writes_nothing(case: str, seeded: str, tmp_p
     assert not (tmp_path / "none.db").exists()
 
 
-def test_the_entry_point_runs_the_fast_path_without_typer(seeded: str) -> None:
+@pytest.mark.parametrize("options", [[], ["--gpus", "2", "--gpu-model", "H100"]])
+def test_the_entry_point_runs_the_fast_path_without_typer_or_the_store(
+    seeded: str, options: list[str]
+) -> None:
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "receipts", "run", "--ledger",
-                           seeded, *BASE, "--", sys.executable, "-c", "raise SystemExit(5)"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                           seeded, *BASE, *options, "--", sys.executable, "-c",
+                           "raise SystemExit(5)"], capture_output=True, text=True, timeout=60)  # fmt: skip
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert done.returncode == 5
     assert "probes.launch" in imported
-    assert "typer" not in imported and "click" not in imported
-    if not nvidia_driver_visible():  # nothing to meter: the run never needs the store
-        assert "sqlalchemy" not in imported and "pydantic" not in imported
-    assert _entries(seeded) == 3
+    assert not imported & {"typer", "click", "sqlalchemy", "pydantic"}
+    if not nvidia_driver_visible():  # no pynvml either, nor what it would bring in
+        assert not imported & {"dataclasses", "pathlib", "inspect", "hashlib"}
+    assert _entries(seeded) == 3 + bool(options)  # subject, running, final run (, usage)
 
 
 def test_a_ledger_that_is_not_a_database_is_one_line_and_nothing_runs(tmp_path: Path) -> None:
