@@ -30,7 +30,8 @@ miss whatever the (load-sensitive) wall times say. ``receipts --help`` is timed 
 (median of ``--help-runs``, target <= 0.3 s).
 
 Each variant writes to its own SQLite ledger, created by an untimed warm-up run (which also warms
-the file cache), and the script checks afterwards that every run was recorded as succeeded and
+the file cache and, with the bytecode cache on, compiles receipts' modules once, as installing the
+package would), and the script checks afterwards that every run was recorded as succeeded and
 that the fake meter's devices were sampled at about 10 Hz.
 
 Run ``.venv/bin/python benchmarks/probe_overhead.py --help`` for the options.
@@ -64,6 +65,22 @@ NOISY_SPREAD = 10.0
 """Paired overheads spreading over more than this many times the target are flagged as noisy."""
 
 VARIANTS = ("bare", "fake", "null")
+
+NO_BYTECODE = "PYTHONDONTWRITEBYTECODE"
+"""Set, every start compiles receipts' modules from source (about 15 ms here): an installed package
+has its bytecode compiled, and an editable checkout writes it on the first import, unless this is
+set. The runs leave it out of their environment unless ``--no-bytecode-cache`` is given."""
+
+
+def run_env(bytecode_cache: bool) -> dict[str, str]:
+    """The environment of every timed process: this one's, without :data:`NO_BYTECODE` where
+    ``bytecode_cache``."""
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop(NO_BYTECODE, None)
+    return env
+
+
 FAKE_DEVICES = 8
 FAKE_SAMPLE_INTERVAL_S = 0.1
 HEARTBEAT_S = 10.0
@@ -196,6 +213,8 @@ class Setup:
     python: str
     receipts: str
     workdir: Path
+    env: dict[str, str]
+    """The environment of every timed process (:func:`run_env`)."""
 
     def ledger_url(self, variant: str) -> str:
         """The SQLite ledger of one variant."""
@@ -230,7 +249,9 @@ def timed(setup: Setup, variant: str, job: str, stage: str = TIMED) -> Timing:
     """Run one variant once and time it from here."""
     command = setup.command(variant, job, stage)
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, cwd=ROOT, env=setup.env, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - start
     if done.returncode:
         print(
@@ -255,7 +276,7 @@ def calibrate(python: str, seconds: float) -> tuple[int, float]:
     return max(1, round(n * seconds / trial)), trial
 
 
-def time_help(receipts: str, runs: int) -> list[float]:
+def time_help(receipts: str, runs: int, env: dict[str, str]) -> list[float]:
     """Wall times of ``receipts --help`` (after one untimed run)."""
     out: list[float] = []
     for i in range(runs + 1):
@@ -263,6 +284,7 @@ def time_help(receipts: str, runs: int) -> list[float]:
         subprocess.run(
             [receipts, "--help"],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
@@ -468,6 +490,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--receipts", help="the receipts executable (default: beside python)")
     parser.add_argument("--out", type=Path, help="keep the ledgers in this directory")
     parser.add_argument("--json", action="store_true", help="also print one JSON result line")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help=f"keep {NO_BYTECODE} in the runs' environment where it is set (default: drop it)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.seconds <= 0 or args.help_runs < 1:
         parser.error("--rounds, --seconds and --help-runs must be positive")
@@ -497,7 +524,14 @@ def main(argv: list[str] | None = None) -> int:
     job = job_source(iterations)
     workdir = args.out or Path(tempfile.mkdtemp(prefix="probe-overhead-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    setup = Setup(python=sys.executable, receipts=receipts, workdir=workdir)
+    env = run_env(not args.no_bytecode_cache)
+    bytecode = NO_BYTECODE not in env
+    print(
+        f"bytecode cache: {'on' if bytecode else 'off'} ({NO_BYTECODE} "
+        f"{'unset' if bytecode else 'set'} in the runs' environment"
+        f"{'; it is set in this one' if bytecode and NO_BYTECODE in os.environ else ''})"
+    )
+    setup = Setup(python=sys.executable, receipts=receipts, workdir=workdir, env=env)
     failed = False
     try:
         warm = job_source(1000)
@@ -514,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(current)
             walls = ", ".join(f"{v} {current.timings[v].wall_s:.3f} s" for v in order)
             print(f"round {index}/{args.rounds} (load {current.load_1m}): {walls}", flush=True)
-        help_s = time_help(receipts, args.help_runs)
+        help_s = time_help(receipts, args.help_runs, env)
         try:
             problems = check_ledgers(setup, args.rounds, args.seconds)
         except Exception as exc:  # report, still print the timings
@@ -536,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_end": end_load,
                     "iterations": iterations,
                     "seconds": args.seconds,
+                    "bytecode_cache": bytecode,
                     "summary": summary,
                     "rounds": [
                         {

@@ -6,7 +6,10 @@ chain hashes, and the id rule. Standard library only, so that the run wrapper's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ledger.lite)
+if TYPE_CHECKING:
+    from typing import Any
 
 GENESIS = "0" * 64
 """``prev_hash`` of the first entry."""
@@ -31,6 +34,10 @@ COLUMNS = (
     "recorded_at",
 )
 """Hashed columns in hash order. ``seq`` and the hashes themselves are checked separately."""
+
+
+ROLLUP_KEY = ("subject", "category", "stage", "run_id", "resource", "unit", "provenance")
+"""The columns current usages are summed by in ``usage_rollup`` (its primary key)."""
 
 
 CURRENT = "seq NOT IN (SELECT supersedes FROM entries WHERE supersedes IS NOT NULL)"

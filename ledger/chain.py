@@ -13,7 +13,7 @@ from typing import Any
 from ledger.canonical import COLUMNS as COLUMNS
 from ledger.canonical import CURRENT as CURRENT
 from ledger.canonical import GENESIS as GENESIS
-from ledger.canonical import entry_bytes
+from ledger.canonical import ROLLUP_KEY, entry_bytes
 from ledger.canonical import render as render
 from ledger.schema import (
     EvalItem,
@@ -73,10 +73,7 @@ ROLLUP_RECOMPUTE = f"""
 
 
 def rollup_key(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        str(row[c])
-        for c in ("subject", "category", "stage", "run_id", "resource", "unit", "provenance")
-    )
+    return tuple(str(row[c]) for c in ROLLUP_KEY)
 
 
 FLOAT_IDX = {COLUMNS.index(c) for c in ("quantity", "quantity_low", "quantity_high")}

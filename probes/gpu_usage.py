@@ -12,20 +12,22 @@ the shared flag in ``detail``. A declared allocation (``--gpus N --gpu-model NAM
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ledger.enums import Provenance, Unit
 from probes.gpus import gpu_model_name
 from probes.schema import DeviceUsage, GpuSample
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see probes.value)
+if TYPE_CHECKING:
+    from typing import Any
+
 SERIES_POINTS = 600
 """At most this many samples per device are kept as the power and utilisation series."""
 
 
-def device_series(samples: Sequence[GpuSample], uuid: str) -> dict[str, list[float | None]]:
+def device_series(mine: Sequence[GpuSample]) -> dict[str, list[float | None]]:
     """One device's samples as ``{"t_s", "power_w", "sm_util_pct"}`` lists of equal length,
     thinned evenly to at most :data:`SERIES_POINTS` (the last sample always kept)."""
-    mine = [s for s in samples if s.device_uuid == uuid]
     step = max(1, -(-len(mine) // SERIES_POINTS))
     kept = mine[::step]
     if mine and kept[-1] is not mine[-1]:
@@ -50,6 +52,9 @@ def device_usage_fields(
     take (busy time without samples, energy without counter or power) is left out, not zeroed.
     """
     out: list[dict[str, Any]] = []
+    by_device: dict[str, list[GpuSample]] = {}
+    for sample in samples:
+        by_device.setdefault(sample.device_uuid, []).append(sample)
     for d in devices:
         resource = f"gpu/{gpu_model_name(d.device.name)}"
         detail: dict[str, Any] = {
@@ -63,7 +68,7 @@ def device_usage_fields(
             "foreign_pids": d.foreign_pids,
             "partial_reason": d.partial_reason,
         }
-        series = {"series": device_series(samples, d.device.uuid)} if samples else {}
+        series = {"series": device_series(by_device.get(d.device.uuid, []))} if samples else {}
         readings: list[tuple[str, str, Unit, float | None, dict[str, Any]]] = [
             ("allocated", resource, Unit.GPU_HOUR, d.allocated_gpu_s / 3600, series),
             ("busy", resource, Unit.GPU_HOUR_BUSY, _hours(d.busy_gpu_s), {}),

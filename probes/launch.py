@@ -23,39 +23,70 @@ import contextlib
 import os
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
 from ledger.errors import error_line
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
-from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
+from probes.child import Child, SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ledger.lite)
 if TYPE_CHECKING:
-    import subprocess
+    import threading
+    from typing import Any
 
     from probes.cluster import ClusterContext
     from probes.meter import GpuMeter, Sampler
 
 
-class RunArgs(NamedTuple):
-    """A ``receipts run`` command line, as :func:`parse` read it."""
+class RunArgs:
+    """A ``receipts run`` command line, as :func:`parse` read it. (A plain class rather than a
+    ``NamedTuple``, so that this path never imports :mod:`typing`.)"""
 
-    command: list[str]
-    subject: str
-    stage: str
-    category: Category
-    name: str | None = None
-    gpus: int | None = None
-    gpu_model: str | None = None
-    sample_interval: float = 1.0
-    heartbeat: float = 10.0
-    ledger: str | None = None
+    __slots__ = (
+        "category",
+        "command",
+        "gpu_model",
+        "gpus",
+        "heartbeat",
+        "ledger",
+        "name",
+        "sample_interval",
+        "stage",
+        "subject",
+    )
+
+    def __init__(
+        self,
+        command: list[str],
+        subject: str,
+        stage: str,
+        category: Category,
+        name: str | None = None,
+        gpus: int | None = None,
+        gpu_model: str | None = None,
+        sample_interval: float = 1.0,
+        heartbeat: float = 10.0,
+        ledger: str | None = None,
+    ) -> None:
+        self.command = command
+        self.subject = subject
+        self.stage = stage
+        self.category = category
+        self.name = name
+        self.gpus = gpus
+        self.gpu_model = gpu_model
+        self.sample_interval = sample_interval
+        self.heartbeat = heartbeat
+        self.ledger = ledger
+
+    def as_dict(self) -> dict[str, object]:
+        """Every field by name."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 OPTIONS = {
@@ -290,7 +321,7 @@ class _ChildRun:
     ) -> None:
         self.lite, self.url, self.args, self.cluster = lite, url, args, cluster
         self.run_id, self.fields, self.meter = run_id, fields, meter
-        self.child: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
         self.sampler: Sampler | None = None
         self.t0 = 0.0
 
@@ -312,6 +343,12 @@ class _ChildRun:
             self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
             print(error_line(exc), file=sys.stderr)
             return exc.exit_code
+        # Only now, with the child running, what the rest needs: off the child's critical path.
+        import threading
+
+        if self.sampler is not None or self.args.gpus is not None:
+            import probes.gpu_usage  # noqa: F401  (the usages, at each heartbeat and at the end)
+
         stop = threading.Event()
         beats = threading.Thread(target=_heartbeats, args=(self, stop), daemon=True)
         beats.start()

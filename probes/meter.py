@@ -14,18 +14,31 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
 
 from probes.errors import DeviceLost, MeterError, NotSupported
-from probes.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
+from probes.schema import DeviceUsage, GpuDevice, GpuSample
+from probes.value import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see probes.value)
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from probes.schema import EnergyMethod
+else:
+    Protocol = object  # the two protocols below are for the type checker: plain classes at run time
 
 
-class Reading(NamedTuple):
+class Reading(Value):
     """One instantaneous reading of a device; ``None`` where the device does not support it."""
 
-    power_w: float | None
-    sm_util_pct: float | None
-    memory_used_bytes: int | None
+    __slots__ = ("memory_used_bytes", "power_w", "sm_util_pct")
+
+    def __init__(
+        self, power_w: float | None, sm_util_pct: float | None, memory_used_bytes: int | None
+    ) -> None:
+        self.power_w = power_w
+        self.sm_util_pct = sm_util_pct
+        self.memory_used_bytes = memory_used_bytes
 
 
 class GpuMeter(Protocol):

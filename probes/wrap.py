@@ -21,7 +21,7 @@ from collections.abc import Callable
 from ledger.errors import error_line
 from ledger.schema import RunStatus
 from ledger.store import Ledger
-from probes.child import SpawnError, end_note, spawn, status_of, wait_forwarding
+from probes.child import Child, SpawnError, end_note, spawn, status_of, wait_forwarding
 from probes.cluster import ClusterContext, from_environ
 from probes.meter import Clock, GpuMeter
 from probes.nvml import open_meter
@@ -51,7 +51,7 @@ def run_command(
         return subprocess.call(argv)
     if meter is None:
         meter = open_meter()
-    child: subprocess.Popen[bytes] | None = None
+    child: Child | None = None
     run = MeteredRun(
         ledger,
         spec,

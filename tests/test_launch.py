@@ -33,7 +33,7 @@ from ledger.lite import (
 from ledger.migrations import MIGRATIONS as STORE_MIGRATIONS
 from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage
 from ledger.store import Ledger
-from probes.cluster import hostname, nvidia_driver_visible
+from probes.cluster import hostname, nvidia_driver_visible, read_head
 from probes.gpu_usage import declared_usage_fields, device_usage_fields
 from probes.launch import OPTIONS, RunArgs, launch, parse
 from probes.meter import Sampler
@@ -78,7 +78,7 @@ def test_what_the_parser_accepts_it_reads_as_typer_does(args: list[str]) -> None
     parsed = parse(args)
     assert parsed is not None
     params = _typer_params(args)
-    assert parsed._asdict() == {
+    assert parsed.as_dict() == {
         "command": list(params["command"]),  # type: ignore[call-overload]
         "subject": params["subject"],
         "stage": params["stage"],
@@ -316,15 +316,20 @@ def test_the_fast_path_declines_and_writes_nothing(case: str, seeded: str, tmp_p
 def test_the_entry_point_runs_the_fast_path_without_typer_or_the_store(
     seeded: str, options: list[str]
 ) -> None:
+    command = [sys.executable, "-c", "raise SystemExit(5)"]
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "receipts", "run", "--ledger",
-                           seeded, *BASE, *options, "--", sys.executable, "-c",
-                           "raise SystemExit(5)"], capture_output=True, text=True, timeout=60)  # fmt: skip
+                           seeded, *BASE, *options, "--", *command], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert done.returncode == 5
     assert "probes.launch" in imported
     assert not imported & {"typer", "click", "sqlalchemy", "pydantic"}
     if not nvidia_driver_visible():  # no pynvml either, nor what it would bring in
         assert not imported & {"dataclasses", "pathlib", "inspect", "hashlib"}
+    if not options:  # nothing to meter: not even typing
+        assert "typing" not in imported
+    if read_head(os.getcwd()) is not None:  # the commit read from the files, the child spawned
+        assert "subprocess" not in imported
     assert _entries(seeded) == 3 + bool(options)  # subject, running, final run (, usage)
 
 

@@ -149,3 +149,25 @@ def test_the_power_series_is_kept_thinned_on_the_allocated_usage() -> None:
     assert len(series["t_s"]) == len(series["power_w"]) == len(series["sm_util_pct"]) <= 600
     assert series["t_s"][0] == 0 and series["t_s"][-1] == 750.0  # ends kept
     assert series["power_w"][-1] == 850.0
+
+
+def test_the_meter_value_types_compare_by_value_and_stay_as_made() -> None:
+    from probes.cluster import ClusterContext
+    from probes.schema import GpuSample
+
+    a = GpuSample(1.0, "GPU-1", 300.0, 50.0, None)
+    assert a == GpuSample(1.0, "GPU-1", 300.0, 50.0, None) and hash(a) == hash(
+        GpuSample(1.0, "GPU-1", 300.0, 50.0, None)
+    )
+    assert a != GpuSample(1.0, "GPU-1", 300.0, 51.0, None) and a != (
+        1.0,
+        "GPU-1",
+        300.0,
+        50.0,
+        None,
+    )
+    assert "power_w=300.0" in repr(a) and repr(a).startswith("GpuSample(")
+    with pytest.raises(AttributeError, match="read-only"):
+        a.power_w = 0.0
+    assert ClusterContext("h", job_id="j") == ClusterContext("h", None, None, None, None, "j")
+    assert ClusterContext("h") != ClusterContext("h", node_rank=0)

@@ -1,0 +1,90 @@
+"""The wrapped command as a child (probes.child): started with posix_spawnp, it must get what
+``subprocess.Popen(argv, process_group=0)`` gives it. Real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from probes.child import SpawnError, spawn, status_of, wait_forwarding
+
+GLIBC_INTERNAL = (1 << 31) | (1 << 32)
+"""Signals 32 and 33, which glibc reserves for itself (SIGRTMIN is 34 to programs): its
+posix_spawn leaves them ignored in the child, as subprocess does where it uses posix_spawn
+itself (``close_fds=False``); no program can use them."""
+
+
+def _ignored_signals(pid: int) -> int:
+    """The set of signals ``pid`` ignores, as /proc says (bit n - 1 for signal n), less glibc's."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                return int(line.split()[1], 16) & ~GLIBC_INTERNAL
+    raise AssertionError("no SigIgn line")
+
+
+def test_exit_codes_and_signals() -> None:
+    assert wait_forwarding(spawn(["true"])) == 0
+    assert wait_forwarding(spawn([sys.executable, "-c", "raise SystemExit(7)"])) == 7
+    killed = wait_forwarding(spawn(["sh", "-c", "kill -9 $$"]))
+    assert killed == -9 and status_of(killed) == (status_of(killed)[0], 137)
+
+
+def test_commands_that_cannot_start(tmp_path: Path) -> None:
+    text = tmp_path / "no-shebang"
+    text.write_text("echo hi\n")
+    text.chmod(0o755)
+    plain = tmp_path / "plain"
+    plain.write_text("echo hi\n")
+    cases = {
+        "no-such-command-anywhere": 127,
+        str(tmp_path / "missing"): 127,
+        str(plain): 126,  # not executable
+        str(tmp_path): 126,  # a directory
+        str(text): 126,  # not a format the kernel runs
+    }
+    for command, code in cases.items():
+        with pytest.raises(SpawnError) as raised:
+            spawn([command])
+        assert raised.value.exit_code == code, command
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_the_child_gets_what_popen_would_give_it(tmp_path: Path) -> None:
+    """Its own process group; Python's ignored SIGPIPE and SIGXFSZ back at their defaults; none
+    of the wrapper's own descriptors (a ledger's SQLite file, say)."""
+    db = tmp_path / "ledger.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (x)")
+    out = tmp_path / "fds"
+    script = f"ls -l /proc/$$/fd/ > {out}; exec sleep 30"
+    ours = spawn(["sh", "-c", script])
+    theirs = subprocess.Popen(["sh", "-c", "exec sleep 30"], process_group=0)
+    try:
+        deadline = time.monotonic() + 10
+        while not (out.exists() and out.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # the exec into sleep
+        assert os.getpgid(ours.pid) == ours.pid
+        assert _ignored_signals(ours.pid) == _ignored_signals(theirs.pid)
+        assert not _ignored_signals(ours.pid) & (1 << (signal.SIGPIPE - 1))
+        assert str(db) not in out.read_text()
+    finally:
+        for child in (ours, theirs):
+            os.kill(child.pid, signal.SIGKILL)
+        theirs.wait()
+        conn.close()
+    assert ours.wait() == -signal.SIGKILL
+
+
+def test_a_reaped_child_is_never_signalled_again() -> None:
+    child = spawn(["true"])
+    assert child.wait() == 0 and child.wait() == 0
+    child.send_signal(signal.SIGTERM)  # its pid may belong to another process by now: a no-op
