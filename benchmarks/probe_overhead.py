@@ -12,7 +12,8 @@ other, in an order that rotates from round to round:
     script does for ``receipts run`` (it even imports ``re`` first, as pip's script does), with a
     ``FakeGpuMeter`` of 8 fake H100s on the real ``SystemClock`` sampled at 10 Hz in place of NVML:
     the fast path of :mod:`probes.launch` (the ``running`` entry written with the standard library,
-    the meter and the child started, the store imported in the background), falling back to
+    the meter and the child started, heartbeats and the final usages written the same way),
+    falling back to
     ``probes.wrap.run_command`` where the fast path declines (the untimed warm-up, which creates
     the ledger and the subject). The timed wall includes interpreter start, imports, recording the
     run, sampling, heartbeats and finalisation.
@@ -26,8 +27,10 @@ job also prints its own loop time, so the wall time of each run splits into the 
 (start-up and finalisation). The overhead of a variant in a round is its wall time over the bare
 run's wall time of the same round, in percent; the median over the rounds is compared with the
 target (<= 0.5 %), except that a variant whose non-loop time alone adds more than the target is a
-miss whatever the (load-sensitive) wall times say. ``receipts --help`` is timed the same way
-(median of ``--help-runs``, target <= 0.3 s).
+miss whatever the (load-sensitive) wall times say, and that one whose non-loop time is within the
+target but whose paired wall times spread too widely to tell is ``unsettled``
+(:func:`overhead_verdict`). ``receipts --help`` is timed the same way (median of ``--help-runs``,
+target <= 0.3 s).
 
 Each variant writes to its own SQLite ledger, created by an untimed warm-up run (which also warms
 the file cache and, with the bytecode cache on, compiles receipts' modules once, as installing the

@@ -256,6 +256,16 @@ def usage_snapshot(usages: Sequence[dict[str, Any]]) -> str:
     return json.dumps([{k: _json_safe(v) for k, v in u.items() if v is not None} for u in usages])
 
 
+_UPSERT_BEAT = """
+    INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, snapshot)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (run_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+        beat_at = excluded.beat_at, interval_s = excluded.interval_s,
+        wall_time_s = excluded.wall_time_s, snapshot = excluded.snapshot
+"""
+"""A run's heartbeat, written or replaced: the statement of :func:`ledger.liveness.beat`."""
+
+
 class LiteLedger:
     """An open SQLite ledger for the fast path. Use :meth:`open`; close it when done."""
 
@@ -323,30 +333,38 @@ class LiteLedger:
         try:
             with self._transaction():
                 self._append(self._run_columns(key, body, None, now))
-                self._conn.execute(
-                    "INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, "
-                    "snapshot) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (key.run_id, host, pid, now, heartbeat_s, 0.0, "[]"),
-                )
+                self._write_beat((key.run_id, host, pid, now, heartbeat_s, 0.0, "[]"))
         except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take (lone surrogates)
             return False
         return True
 
-    def beat(self, key: RunKey, wall_time_s: float, usages: Sequence[dict[str, Any]] = ()) -> None:
+    def beat(
+        self,
+        key: RunKey,
+        wall_time_s: float,
+        usages: Sequence[dict[str, Any]] = (),
+        *,
+        host: str,
+        pid: int,
+        heartbeat_s: float,
+    ) -> None:
         """Record that the run is alive after ``wall_time_s`` seconds, with the usages metered so
-        far (``Usage`` fields): what the reaper records if the wrapper dies.
+        far (``Usage`` fields): what the reaper records if the wrapper dies. Replaces the run's
+        heartbeat, or writes it again where it is gone, as :func:`ledger.liveness.beat` does.
 
         Raises:
             ValueError: a usage :func:`usage_columns` rejects (nothing written).
         """
         for usage in usages:
             usage_columns(key, usage, "")
-        snapshot = usage_snapshot(usages)
+        now = datetime.now(UTC).isoformat()
         with self._transaction():
-            self._conn.execute(
-                "UPDATE heartbeats SET beat_at = ?, wall_time_s = ?, snapshot = ? WHERE run_id = ?",
-                (datetime.now(UTC).isoformat(), wall_time_s, snapshot, key.run_id),
+            self._write_beat(
+                (key.run_id, host, pid, now, heartbeat_s, wall_time_s, usage_snapshot(usages))
             )
+
+    def _write_beat(self, values: tuple[Any, ...]) -> None:
+        self._conn.execute(_UPSERT_BEAT, values)
 
     def finish_run(self, key: RunKey, body: str, usages: Sequence[dict[str, Any]] = ()) -> None:
         """Append the run's final entry (superseding its current one) and its usages (``Usage``

@@ -119,22 +119,24 @@ def git_commit(directory: str) -> str | None:
 
 def read_head(directory: str) -> str | None:
     """The commit HEAD names in the repository holding ``directory``, read from its files;
-    ``None`` wherever ``git`` itself should answer: no ``.git`` found, a variable set that moves
-    the repository, its refs or its configuration (:data:`GIT_LOCATION_VARIABLES`), a
-    repository owned by another user (git's ``safe.directory`` rule), an unborn branch, a
-    symbolic ref to a symbolic ref, a reftable, anything that is not a hex object id."""
+    ``None`` wherever ``git`` itself should answer: no ``.git`` found on this file system, a
+    variable set that moves the repository, its refs or its configuration
+    (:data:`GIT_LOCATION_VARIABLES`), a repository owned by another user (git's
+    ``safe.directory`` rule), an unborn branch, a symbolic ref to a symbolic ref, a reftable,
+    anything that is not a hex object id."""
     if any(name in os.environ for name in GIT_LOCATION_VARIABLES):
         return None
     here = os.path.abspath(directory)
-    while True:
-        dot_git = os.path.join(here, ".git")
-        if os.path.isdir(dot_git) or os.path.isfile(dot_git):
-            break
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
     try:
+        device = os.stat(here).st_dev
+        while True:
+            dot_git = os.path.join(here, ".git")
+            if os.path.isdir(dot_git) or os.path.isfile(dot_git):
+                break
+            parent = os.path.dirname(here)
+            if parent == here or os.stat(parent).st_dev != device:
+                return None  # git stops at a mount point too (GIT_DISCOVERY_ACROSS_FILESYSTEM)
+            here = parent
         if os.stat(here).st_uid != os.geteuid():
             return None
         git_dir = dot_git

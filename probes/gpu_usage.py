@@ -91,6 +91,23 @@ def device_usage_fields(
     return out
 
 
+def window_usage_fields(
+    run_id: str,
+    devices: Sequence[DeviceUsage],
+    samples: Sequence[GpuSample],
+    declared_gpus: int | None,
+    declared_model: str | None,
+    wall_s: float,
+) -> list[dict[str, Any]]:
+    """What a run's window recorded, as ``Usage`` fields: the metered devices where there were
+    any, else the user's declared allocation where there is one (never both), else nothing."""
+    if devices:
+        return device_usage_fields(run_id, devices, samples=samples)
+    if declared_gpus:
+        return [declared_usage_fields(run_id, declared_gpus, declared_model, wall_s)]
+    return []
+
+
 def declared_usage_fields(
     run_id: str, gpus: int, model: str | None, wall_s: float
 ) -> dict[str, Any]:

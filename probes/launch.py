@@ -31,7 +31,7 @@ from ledger.canonical import is_valid_id
 from ledger.enums import Category, RunStatus
 from ledger.errors import error_line
 from ledger.lite import LiteLedger, RunKey, resolve_url, run_body
-from probes.child import Child, SpawnError, end_note, spawn, status_of, wait_forwarding
+from probes.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
 from probes.cluster import from_environ, git_commit, new_run_id, nvidia_driver_visible
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ledger.lite)
@@ -288,14 +288,19 @@ def _heartbeats(run: _ChildRun, stop: threading.Event) -> None:
     if lite is None:
         return
     key = _key(run.args, run.run_id)
+    host, pid, interval = run.cluster.host, os.getpid(), run.args.heartbeat
     try:
-        while not stop.wait(run.args.heartbeat):
-            with contextlib.suppress(sqlite3.Error):  # a busy ledger: the next beat will do
+        while not stop.wait(interval):
+            # A busy ledger, a meter error: the next beat will do (the store's heartbeats, in
+            # probes.session, go on the same way); a reading the ledger cannot take (ValueError):
+            # alive, without usage.
+            with contextlib.suppress(Exception):
                 wall = time.monotonic() - run.t0
                 try:
-                    lite.beat(key, wall, run.usages(wall, final=False))
-                except ValueError:  # a reading the ledger cannot take: alive, without usage
-                    lite.beat(key, wall)
+                    usages = run.usages(wall, final=False)
+                    lite.beat(key, wall, usages, host=host, pid=pid, heartbeat_s=interval)
+                except ValueError:
+                    lite.beat(key, wall, host=host, pid=pid, heartbeat_s=interval)
     finally:
         lite.close()
 
@@ -337,22 +342,24 @@ class _ChildRun:
                 job_pids=lambda: job_tree(self.child.pid) if self.child else {os.getpid()},
             )
             self.sampler.start()
-        try:
-            self.child = spawn(self.args.command)
-        except SpawnError as exc:
-            self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
-            print(error_line(exc), file=sys.stderr)
-            return exc.exit_code
-        # Only now, with the child running, what the rest needs: off the child's critical path.
-        import threading
+        with Forwarding() as forwarding:  # from before the child starts: no signal is lost
+            try:
+                self.child = spawn(self.args.command)
+            except SpawnError as exc:
+                self._end(RunStatus.FAILED, exc.exit_code, str(exc), self._end_window())
+                print(error_line(exc), file=sys.stderr)
+                return exc.exit_code
+            forwarding.attach(self.child)
+            # Only now, with the child running, what the rest needs: off its critical path.
+            import threading
 
-        if self.sampler is not None or self.args.gpus is not None:
-            import probes.gpu_usage  # noqa: F401  (the usages, at each heartbeat and at the end)
+            if self.sampler is not None or self.args.gpus is not None:
+                import probes.gpu_usage  # noqa: F401  (the usages, at each heartbeat and at the end)
 
-        stop = threading.Event()
-        beats = threading.Thread(target=_heartbeats, args=(self, stop), daemon=True)
-        beats.start()
-        returncode = wait_forwarding(self.child)
+            stop = threading.Event()
+            beats = threading.Thread(target=_heartbeats, args=(self, stop), daemon=True)
+            beats.start()
+            returncode = self.child.wait()
         wall = self._end_window()
         stop.set()
         beats.join()
@@ -368,19 +375,19 @@ class _ChildRun:
         return wall
 
     def usages(self, wall: float, *, final: bool) -> list[dict[str, Any]]:
-        """The usage so far (a heartbeat's) or in all (``final``), as ``Usage`` fields."""
+        """The usage so far (a heartbeat's) or in all (``final``), as ``Usage`` fields: the
+        session's rule (:func:`probes.gpu_usage.window_usage_fields`)."""
+        if self.sampler is None and self.args.gpus is None:
+            return []
+        from probes.gpu_usage import window_usage_fields
+
+        devices, samples = [], []
         if self.sampler is not None:
-            from probes.gpu_usage import device_usage_fields
-
-            if not final:
-                return device_usage_fields(self.run_id, self.sampler.snapshot())
-            devices = self.sampler.stop()
-            return device_usage_fields(self.run_id, devices, samples=self.sampler.samples())
-        if self.args.gpus is not None:
-            from probes.gpu_usage import declared_usage_fields
-
-            return [declared_usage_fields(self.run_id, self.args.gpus, self.args.gpu_model, wall)]
-        return []
+            devices = self.sampler.stop() if final else self.sampler.snapshot()
+            samples = self.sampler.samples() if final else []
+        return window_usage_fields(
+            self.run_id, devices, samples, self.args.gpus, self.args.gpu_model, wall
+        )
 
     def _end(self, status: RunStatus, exit_code: int, note: str | None, wall: float) -> None:
         """Record the end with the run's usages, or, where the ledger refuses them, without."""

@@ -121,9 +121,9 @@ class Sampler:
         clock: monotonic time source.
         interval_s: seconds between samples in the background thread.
         job_pids: the process ids that belong to the job (its process tree); a compute process
-            outside them marks the device ``shared``. Called only when a device lists a process
-            that was not the job's the last time it was called (reading /proc costs milliseconds:
-            a pid seen in the job's tree is taken to stay the job's for the window).
+            outside them marks the device ``shared``. Called at most once per sample, and only
+            when a device lists a process that was not the job's when it was last called (reading
+            /proc costs milliseconds; most samples list only the job's own processes).
     """
 
     def __init__(
@@ -171,6 +171,7 @@ class Sampler:
     def step(self) -> None:
         """Take one sample of every device still answering."""
         t = self.clock.monotonic() - self._t0
+        refreshed = False
         with self._lock:
             for track in self._tracks:
                 if track.lost_at_s is not None:
@@ -190,8 +191,8 @@ class Sampler:
                         memory_used_bytes=reading.memory_used_bytes,
                     )
                 )
-                if not pids <= self._mine:
-                    self._mine = self._mine | self.job_pids()
+                if not refreshed and not pids <= self._mine:
+                    self._mine, refreshed = self.job_pids(), True
                 track.foreign |= pids - self._mine
 
     @staticmethod

@@ -26,7 +26,7 @@ from ledger.liveness import beat, finish
 from ledger.schema import Category, Run, RunStatus, Subject, Usage, utcnow
 from ledger.store import Ledger
 from probes.cluster import ClusterContext, from_environ, git_commit, new_run_id
-from probes.gpu_usage import declared_usage_fields, device_usage_fields
+from probes.gpu_usage import device_usage_fields, window_usage_fields
 from probes.gpus import gpu_model_name
 from probes.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
 from probes.schema import DeviceUsage, GpuSample
@@ -177,12 +177,11 @@ class MeteredRun:
     def _gpu_usages(
         self, devices: list[DeviceUsage], wall_s: float, samples: Sequence[GpuSample] = ()
     ) -> list[Usage]:
-        if devices:
-            return device_usages(self.run_id, devices, samples=samples)
-        if self.spec.declared_gpus:
-            gpus, model = self.spec.declared_gpus, self.spec.declared_gpu_model
-            return [Usage(**declared_usage_fields(self.run_id, gpus, model, wall_s))]
-        return []
+        spec = self.spec
+        fields = window_usage_fields(
+            self.run_id, devices, samples, spec.declared_gpus, spec.declared_gpu_model, wall_s
+        )
+        return [Usage(**f) for f in fields]
 
     def finish(
         self,
@@ -190,13 +189,10 @@ class MeteredRun:
         exit_code: int | None = None,
         note: str | None = None,
         detail: dict[str, object] | None = None,
-        wall_s: float | None = None,
     ) -> Run:
         """Stop metering and write the run's final state with its usages, in one transaction.
 
         ``detail`` is merged into the run's detail (steps and epochs of a training, say).
-        ``wall_s`` is the run's wall time where the work ended before this call (the fast path of
-        ``receipts run`` stops its sampler when the child exits); by default, the time until now.
         """
         assert self.run is not None, "start() first"
         self._stop.set()
@@ -204,7 +200,7 @@ class MeteredRun:
             self._beats.join()
         devices = self.sampler.stop()
         self.meter.close()
-        wall = self.wall_s() if wall_s is None else wall_s
+        wall = self.wall_s()
         final = Run.model_validate(
             {
                 **self.run.model_dump(),

@@ -12,23 +12,26 @@ from __future__ import annotations
 
 
 class Value:
-    """Equal when of the same type with equal fields; hashable where every field is."""
+    """Equal when of the same type with equal fields; hashable where every field is; fields
+    cannot be set again or deleted once set."""
 
     __slots__ = ()
 
     def _fields(self) -> tuple[str, ...]:
-        names: tuple[str, ...] = type(self).__slots__
-        return names
+        """Every field, the base classes' first, in ``__slots__`` order."""
+        return tuple(
+            name
+            for cls in reversed(type(self).__mro__)
+            for name in cls.__dict__.get("__slots__", ())
+        )
 
     def _values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self._fields())
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Value)
-            and type(other) is type(self)
-            and self._values() == other._values()
-        )
+        if not isinstance(other, Value) or type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash(self._values())
@@ -41,3 +44,6 @@ class Value:
         if hasattr(self, name):
             raise AttributeError(f"{type(self).__name__}.{name} is read-only")
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__}.{name} is read-only")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from ledger.errors import error_line
 from ledger.schema import RunStatus
 from ledger.store import Ledger
-from probes.child import Child, SpawnError, end_note, spawn, status_of, wait_forwarding
+from probes.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
 from probes.cluster import ClusterContext, from_environ
 from probes.meter import Clock, GpuMeter
 from probes.nvml import open_meter
@@ -65,13 +65,15 @@ def run_command(
     run.start()
     if on_start is not None:
         on_start(run)
-    try:
-        child = spawn(argv)
-    except SpawnError as exc:
-        run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc))
-        print(error_line(exc), file=sys.stderr)
-        return exc.exit_code
-    returncode = wait_forwarding(child)
+    with Forwarding() as forwarding:
+        try:
+            child = spawn(argv)
+        except SpawnError as exc:
+            run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc))
+            print(error_line(exc), file=sys.stderr)
+            return exc.exit_code
+        forwarding.attach(child)
+        returncode = child.wait()
     status, exit_code = status_of(returncode)
     run.finish(status, exit_code, note=end_note(returncode))
     return exit_code

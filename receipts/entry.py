@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
             print(error_line(exc), file=sys.stderr)
             sys.exit(2)
         if code is not None:
-            # The run is recorded and the ledger closed. Skip tearing down the modules the
-            # handover imported (SQLAlchemy, pydantic): ~0.1 s of the wrapper's overhead.
+            # The run is recorded and the ledger closed: skip the interpreter's teardown, which
+            # would only add to the wrapper's overhead.
             for stream in (sys.stdout, sys.stderr):
                 if stream is not None:  # None when the wrapper was started with it closed
                     with contextlib.suppress(OSError, ValueError):

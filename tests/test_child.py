@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.child import SpawnError, spawn, status_of, wait_forwarding
+from ledger.enums import RunStatus
+from probes.child import Forwarding, SpawnError, spawn, status_of
 
 GLIBC_INTERNAL = (1 << 31) | (1 << 32)
 """Signals 32 and 33, which glibc reserves for itself (SIGRTMIN is 34 to programs): its
@@ -31,10 +32,10 @@ def _ignored_signals(pid: int) -> int:
 
 
 def test_exit_codes_and_signals() -> None:
-    assert wait_forwarding(spawn(["true"])) == 0
-    assert wait_forwarding(spawn([sys.executable, "-c", "raise SystemExit(7)"])) == 7
-    killed = wait_forwarding(spawn(["sh", "-c", "kill -9 $$"]))
-    assert killed == -9 and status_of(killed) == (status_of(killed)[0], 137)
+    assert spawn(["true"]).wait() == 0
+    assert spawn([sys.executable, "-c", "raise SystemExit(7)"]).wait() == 7
+    killed = spawn(["sh", "-c", "kill -9 $$"]).wait()
+    assert killed == -9 and status_of(killed) == (RunStatus.KILLED, 137)
 
 
 def test_commands_that_cannot_start(tmp_path: Path) -> None:
@@ -63,6 +64,8 @@ def test_the_child_gets_what_popen_would_give_it(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE t (x)")
+    leaked = os.open(tmp_path / "opened-by-a-c-library", os.O_CREAT | os.O_WRONLY)
+    os.set_inheritable(leaked, True)  # as a C library may leave one
     out = tmp_path / "fds"
     script = f"ls -l /proc/$$/fd/ > {out}; exec sleep 30"
     ours = spawn(["sh", "-c", script])
@@ -76,7 +79,9 @@ def test_the_child_gets_what_popen_would_give_it(tmp_path: Path) -> None:
         assert _ignored_signals(ours.pid) == _ignored_signals(theirs.pid)
         assert not _ignored_signals(ours.pid) & (1 << (signal.SIGPIPE - 1))
         assert str(db) not in out.read_text()
+        assert "opened-by-a-c-library" not in out.read_text()
     finally:
+        os.close(leaked)
         for child in (ours, theirs):
             os.kill(child.pid, signal.SIGKILL)
         theirs.wait()
@@ -88,3 +93,13 @@ def test_a_reaped_child_is_never_signalled_again() -> None:
     child = spawn(["true"])
     assert child.wait() == 0 and child.wait() == 0
     child.send_signal(signal.SIGTERM)  # its pid may belong to another process by now: a no-op
+
+
+def test_a_signal_before_the_child_exists_reaches_it_once_it_does() -> None:
+    with Forwarding() as forwarding:
+        os.kill(os.getpid(), signal.SIGTERM)  # queued: there is no child yet
+        child = spawn(["sleep", "30"])
+        forwarding.attach(child)
+        assert child.wait() == -signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGTERM)  # the child has ended: dropped, not re-raised here
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

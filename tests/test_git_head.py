@@ -93,3 +93,22 @@ def test_a_repository_of_another_user_is_left_to_git(repo: Path) -> None:
     os.chown(repo, 54321, 54321)
     assert read_head(str(repo)) is None  # git's safe.directory rule decides, not us
     assert git_commit(str(repo)) == _rev_parse(repo)
+
+
+def test_discovery_stops_where_the_file_system_changes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git does not look for a repository across a mount point; neither does read_head (here the
+    repository's root is made to look like another file system than its subdirectory)."""
+    real_stat = os.stat
+
+    def stat(path: str | os.PathLike[str], *args: object, **kwargs: object) -> object:
+        result = real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if os.fspath(path) == str(repo):
+            return os.stat_result((*result[:2], result.st_dev + 1, *result[3:]))
+        return result
+
+    assert read_head(str(repo / "sub")) is not None
+    monkeypatch.setattr("probes.cluster.os.stat", stat)
+    assert read_head(str(repo / "sub")) is None
+    assert read_head(str(repo)) is not None  # from the repository's own file system

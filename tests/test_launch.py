@@ -1,6 +1,7 @@
 """The fast path of `receipts run` (probes.launch, ledger.lite): it reads a command line as typer
-does, writes what the store writes, declines (writing nothing) wherever it does not apply, and
-hands over to the store with the meter running. Real SQLite files, real child processes."""
+does, writes what the store writes (runs, heartbeats with their usage, usages and their rollup),
+and declines (writing nothing) wherever it does not apply. Real SQLite files, real child
+processes."""
 
 from __future__ import annotations
 
@@ -317,9 +318,10 @@ def test_the_entry_point_runs_the_fast_path_without_typer_or_the_store(
     seeded: str, options: list[str]
 ) -> None:
     command = [sys.executable, "-c", "raise SystemExit(5)"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # declared, even where NVML sees devices
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "receipts", "run", "--ledger",
                            seeded, *BASE, *options, "--", *command], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+                          text=True, timeout=60, env=env)  # fmt: skip
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert done.returncode == 5
     assert "probes.launch" in imported
@@ -598,6 +600,31 @@ def test_a_metered_fast_run_writes_what_the_full_path_writes(seeded: str, tmp_pa
                 assert usage.quantity * 3600 == pytest.approx(run.wall_time_s, abs=0.05)
 
 
+def test_a_meter_without_devices_leaves_the_declared_allocation_on_both_paths(
+    seeded: str, tmp_path: Path
+) -> None:
+    """NVML may initialise and see no device (CUDA_VISIBLE_DEVICES=""): the declared allocation
+    is then what the run records, on both paths."""
+    from probes.session import RunSpec
+    from probes.wrap import run_command
+
+    def empty() -> FakeGpuMeter:
+        return FakeGpuMeter([], FakeClock())
+
+    args = _args(seeded, "true", gpus=2, gpu_model="H100")
+    assert launch(args, meter_factory=empty) == 0
+    fresh = f"sqlite:///{tmp_path / 'full.db'}"
+    spec = RunSpec(subject="demo", stage="sft", category=Category.FINE_TUNING, command=["true"],
+                   declared_gpus=2, declared_gpu_model="H100")  # fmt: skip
+    with Ledger(fresh) as store:
+        assert run_command(store, spec, ["true"], meter=empty()) == 0
+    for url in (seeded, fresh):
+        with Ledger(url, reap=False) as ledger:
+            (usage,) = ledger.usages("demo")
+            assert ledger.verify().ok
+        assert usage.provenance is Provenance.DECLARED and usage.resource == "gpu/H100"
+
+
 def test_a_lite_heartbeat_carries_the_usage_the_reaper_keeps(seeded: str) -> None:
     key = RunKey("demo/sft/0123456789ab", "demo", "sft", "fine_tuning")
     fields = {"id": key.run_id, "subject": "demo", "stage": "sft", "category": "fine_tuning",
@@ -609,7 +636,7 @@ def test_a_lite_heartbeat_carries_the_usage_the_reaper_keeps(seeded: str) -> Non
     try:
         assert lite.start_run(key, run_body(fields), host=hostname(), pid=gone.pid, heartbeat_s=1)
         usages = _window_usages(key.run_id)
-        lite.beat(key, 3.5, usages)
+        lite.beat(key, 3.5, usages, host=hostname(), pid=gone.pid, heartbeat_s=1)
     finally:
         lite.close()
     with Ledger(seeded) as ledger:  # opening it reaps the run

@@ -169,5 +169,51 @@ def test_the_meter_value_types_compare_by_value_and_stay_as_made() -> None:
     assert "power_w=300.0" in repr(a) and repr(a).startswith("GpuSample(")
     with pytest.raises(AttributeError, match="read-only"):
         a.power_w = 0.0
+    with pytest.raises(AttributeError, match="read-only"):
+        del a.power_w
+
+    class Tagged(GpuSample):
+        __slots__ = ("tag",)
+
+        def __init__(self, tag: str) -> None:
+            super().__init__(1.0, "GPU-1", 300.0, 50.0, None)
+            self.tag = tag
+
+    assert Tagged("x") == Tagged("x") and Tagged("x") != Tagged("y")
+    assert repr(Tagged("x")).endswith("tag='x')") and "t_s=1.0" in repr(Tagged("x"))
     assert ClusterContext("h", job_id="j") == ClusterContext("h", None, None, None, None, "j")
     assert ClusterContext("h") != ClusterContext("h", node_rank=0)
+
+
+def test_the_job_tree_is_read_at_most_once_a_sample_and_only_for_unknown_processes() -> None:
+    calls = 0
+
+    def tree() -> set[int]:
+        nonlocal calls
+        calls += 1
+        return {100, 101}
+
+    clock = FakeClock()
+    quiet = [FakeDevice(fake_device(i)) for i in range(4)]
+    sampler = Sampler(FakeGpuMeter(quiet, clock), clock=clock, job_pids=tree)
+    sampler.start(background=False)
+    for _ in range(10):
+        sampler.step()
+    assert calls == 0  # no process on any device: nothing to tell apart
+
+    own = [FakeDevice(fake_device(i), job_pids_on_device={100, 101}) for i in range(4)]
+    sampler = Sampler(FakeGpuMeter(own, clock), clock=clock, job_pids=tree)
+    sampler.start(background=False)
+    for _ in range(10):
+        sampler.step()
+    assert calls == 1  # read once; the job's own processes are known from then on
+
+    calls = 0
+    foreign = [FakeDevice(fake_device(i), foreign_pids=lambda t: {999}) for i in range(8)]
+    sampler = Sampler(FakeGpuMeter(foreign, clock), clock=clock, job_pids=tree)
+    sampler.start(background=False)
+    for _ in range(10):
+        sampler.step()
+    usages = sampler.stop()
+    assert calls == 12  # once per sample (start, 10 steps, stop), not once per device
+    assert all(u.shared and u.foreign_pids == [999] for u in usages)

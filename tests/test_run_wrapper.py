@@ -22,6 +22,9 @@ from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 
 RECEIPTS = [sys.executable, "-m", "receipts"]
 RUN = ["run", "--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]
+NO_DEVICES = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+"""The wrappers' environment: NVML, where it initialises, sees no device, so that what these tests
+check (declared allocations, statuses) is the same on a GPU host (tests/test_gpu.py meters one)."""
 
 
 @pytest.fixture(params=["full", "fast"])
@@ -45,7 +48,7 @@ def receipts(url: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  #
 def run_with(wrapper: list[str], url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``receipts run --ledger URL ARGS`` through ``wrapper``."""
     return subprocess.run([*wrapper, "--ledger", url, *RUN[1:], *args],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60, env=NO_DEVICES)  # fmt: skip
 
 
 def only_run(url: str):  # type: ignore[no-untyped-def]
@@ -102,7 +105,7 @@ def _start(
     return subprocess.Popen(
         [*wrapper, "--ledger", url, "--heartbeat", "0.2", *RUN[1:], *options, "--",
          sys.executable, "-c", f"import time; time.sleep({seconds})"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_DEVICES,
     )  # fmt: skip
 
 
