@@ -372,22 +372,16 @@ class LiteLedger:
         heartbeat, in one transaction: what the store's ``finish`` writes.
 
         Raises:
-            ValueError: a usage :func:`usage_columns` rejects, or the run has usages recorded
-                already (which the store would supersede); nothing is written.
+            ValueError: a usage :func:`usage_columns` rejects, or one with the same id is
+                recorded already (which the store would supersede); nothing is written.
             StoreError: SQLite refused (the run stays ``running`` and is reaped later).
         """
         now = datetime.now(UTC).isoformat()
         rows = [usage_columns(key, usage, now) for usage in usages]
         try:
             with self._transaction():
-                if (
-                    rows
-                    and self._conn.execute(
-                        "SELECT 1 FROM entries WHERE kind = 'usage' AND run_id = ? LIMIT 1",
-                        (key.run_id,),
-                    ).fetchone()
-                ):
-                    raise ValueError(f"run {key.run_id} has usages recorded already")
+                if self._any_recorded("usage", [values[1] for values in rows]):
+                    raise ValueError(f"run {key.run_id}: some of these usages are recorded already")
                 row = self._conn.execute(
                     f"SELECT seq FROM entries WHERE kind = 'run' AND record_id = ? AND {CURRENT}",
                     (key.run_id,),
@@ -397,6 +391,17 @@ class LiteLedger:
                 self._conn.execute("DELETE FROM heartbeats WHERE run_id = ?", (key.run_id,))
         except sqlite3.Error as exc:
             raise StoreError(f"ledger {self._url}: {exc}") from None
+
+    def _any_recorded(self, kind: str, ids: list[str]) -> bool:
+        """Whether the ledger has an entry of ``kind`` with any of these record ids."""
+        if not ids:
+            return False
+        marks = ", ".join("?" * len(ids))
+        found = self._conn.execute(
+            f"SELECT 1 FROM entries WHERE kind = ? AND record_id IN ({marks}) LIMIT 1",
+            (kind, *ids),
+        ).fetchone()
+        return found is not None
 
     @staticmethod
     def _run_columns(

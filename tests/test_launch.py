@@ -600,6 +600,26 @@ def test_a_metered_fast_run_writes_what_the_full_path_writes(seeded: str, tmp_pa
                 assert usage.quantity * 3600 == pytest.approx(run.wall_time_s, abs=0.05)
 
 
+def test_lite_will_not_write_a_usage_whose_id_is_taken(seeded: str) -> None:
+    key = RunKey("demo/sft/0123456789ab", "demo", "sft", "fine_tuning")
+    fields = {"id": key.run_id, "subject": "demo", "stage": "sft", "category": "fine_tuning",
+              "name": "sft", "status": "running"}  # fmt: skip
+    usage = declared_usage_fields(key.run_id, 8, "H100", 3.5)
+    lite = LiteLedger.open(seeded)
+    assert lite is not None
+    try:
+        assert lite.start_run(key, run_body(fields), host="h", pid=1, heartbeat_s=1)
+        with Ledger(seeded, reap=False) as ledger:
+            ledger.record([Usage(**usage)])  # the store wrote it first
+            before = ledger.head()
+        with pytest.raises(ValueError, match="recorded already"):
+            lite.finish_run(key, run_body({**fields, "status": "succeeded"}), [usage])
+    finally:
+        lite.close()
+    with Ledger(seeded, reap=False) as ledger:
+        assert ledger.head() == before and ledger.verify().ok
+
+
 def test_a_meter_without_devices_leaves_the_declared_allocation_on_both_paths(
     seeded: str, tmp_path: Path
 ) -> None:
