@@ -341,7 +341,7 @@ class _ChildRun:
                 interval_s=self.args.sample_interval,
                 job_pids=lambda: job_tree(self.child.pid) if self.child else {os.getpid()},
             )
-            self.sampler.start()
+            self.sampler.start(background=False)  # the counters and the first sample, now
         with Forwarding() as forwarding:  # from before the child starts: no signal is lost
             try:
                 self.child = spawn(self.args.command)
@@ -353,6 +353,8 @@ class _ChildRun:
             # Only now, with the child running, what the rest needs: off its critical path.
             import threading
 
+            if self.sampler is not None:
+                self.sampler.sample_in_background()
             if self.sampler is not None or self.args.gpus is not None:
                 import probes.gpu_usage  # noqa: F401  (the usages, at each heartbeat and at the end)
 

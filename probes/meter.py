@@ -10,8 +10,8 @@ allocated GPU-seconds (the whole window), which is what a cloud bills.
 
 from __future__ import annotations
 
+import _thread
 import itertools
-import threading
 import time
 from collections.abc import Callable
 
@@ -21,6 +21,7 @@ from probes.value import Value
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see probes.value)
 if TYPE_CHECKING:
+    import threading
     from typing import Protocol
 
     from probes.schema import EnergyMethod
@@ -142,14 +143,15 @@ class Sampler:
         self.job_pids = job_pids
         self._tracks: list[_Track] = []
         self._t0 = 0.0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._lock = _thread.allocate_lock()  # threading.Lock, without importing threading yet
+        self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._stopped: list[DeviceUsage] | None = None
         self._mine: set[int] = set()
 
     def start(self, *, background: bool = True) -> None:
-        """Read the energy counters, take the first sample, and start sampling."""
+        """Read the energy counters, take the first sample, and (with ``background``) start
+        sampling in a thread; without it, :meth:`sample_in_background` starts the thread later."""
         self._t0 = self.clock.monotonic()
         self._tracks = [_Track(device) for device in self.meter.devices()]
         for track in self._tracks:
@@ -160,11 +162,23 @@ class Sampler:
             except DeviceLost as exc:
                 self._lose(track, 0.0, exc)
         self.step()
-        if background and self._tracks:
-            self._thread = threading.Thread(target=self._loop, name="receipts-sampler", daemon=True)
-            self._thread.start()
+        if background:
+            self.sample_in_background()
+
+    def sample_in_background(self) -> None:
+        """Sample every ``interval_s`` in a thread until :meth:`stop`, where there is a device.
+        (``receipts run`` starts the thread once its child runs: importing :mod:`threading`
+        before would delay the child.)"""
+        if not self._tracks or self._thread is not None or self._stopped is not None:
+            return
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="receipts-sampler", daemon=True)
+        self._thread.start()
 
     def _loop(self) -> None:
+        assert self._stop is not None
         while not self._stop.wait(self.interval_s):
             self.step()
 
@@ -211,7 +225,8 @@ class Sampler:
         """
         if self._stopped is not None:
             return self._stopped
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._thread is not None:
             self._thread.join()
         if self._tracks:

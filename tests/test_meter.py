@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,24 @@ def test_the_job_tree_is_read_at_most_once_a_sample_and_only_for_unknown_process
     usages = sampler.stop()
     assert calls == 12  # once per sample (start, 10 steps, stop), not once per device
     assert all(u.shared and u.foreign_pids == [999] for u in usages)
+
+
+def test_sampling_can_start_in_the_background_after_the_first_sample() -> None:
+    """What ``receipts run`` does: the counters and the first sample before its child starts, the
+    sampling thread once it runs."""
+    from probes.meter import SystemClock
+
+    meter = FakeGpuMeter([FakeDevice(fake_device(0))], SystemClock())
+    sampler = Sampler(meter, interval_s=0.02)
+    sampler.start(background=False)
+    assert len(sampler.samples()) == 1
+    sampler.sample_in_background()
+    sampler.sample_in_background()  # once is enough: no second thread
+    deadline = time.monotonic() + 10
+    while len(sampler.samples()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (usage,) = sampler.stop()
+    assert usage.samples >= 5 and len(sampler.samples()) == usage.samples
+    sampler.sample_in_background()  # after the window: nothing
+    time.sleep(0.1)
+    assert len(sampler.samples()) == usage.samples
