@@ -256,14 +256,18 @@ def usage_snapshot(usages: Sequence[dict[str, Any]]) -> str:
     return json.dumps([{k: _json_safe(v) for k, v in u.items() if v is not None} for u in usages])
 
 
-_UPSERT_BEAT = """
+UPSERT_HEARTBEAT = """
     INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, snapshot)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
+    VALUES (:run_id, :host, :pid, :beat_at, :interval_s, :wall_time_s, :snapshot)
     ON CONFLICT (run_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
         beat_at = excluded.beat_at, interval_s = excluded.interval_s,
         wall_time_s = excluded.wall_time_s, snapshot = excluded.snapshot
 """
-"""A run's heartbeat, written or replaced: the statement of :func:`ledger.liveness.beat`."""
+"""A run's heartbeat, written or replaced (named parameters, which both ``sqlite3`` and
+SQLAlchemy's ``text()`` take): the one statement of :func:`ledger.liveness.beat` and of this
+module."""
+
+_BEAT_FIELDS = ("run_id", "host", "pid", "beat_at", "interval_s", "wall_time_s", "snapshot")
 
 
 class LiteLedger:
@@ -364,7 +368,7 @@ class LiteLedger:
             )
 
     def _write_beat(self, values: tuple[Any, ...]) -> None:
-        self._conn.execute(_UPSERT_BEAT, values)
+        self._conn.execute(UPSERT_HEARTBEAT, dict(zip(_BEAT_FIELDS, values, strict=True)))
 
     def finish_run(self, key: RunKey, body: str, usages: Sequence[dict[str, Any]] = ()) -> None:
         """Append the run's final entry (superseding its current one) and its usages (``Usage``

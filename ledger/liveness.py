@@ -47,28 +47,16 @@ def beat(
     """Record that ``run_id`` is alive, with the usage metered so far (replaces the last beat)."""
     snapshot = json.dumps([u.model_dump(mode="json", exclude_none=True) for u in usages])
     params = {
-        "r": run_id,
-        "h": socket.gethostname(),
-        "p": os.getpid(),
-        "b": utcnow().isoformat(),
-        "i": interval_s,
-        "w": wall_time_s,
-        "s": snapshot,
+        "run_id": run_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "beat_at": utcnow().isoformat(),
+        "interval_s": interval_s,
+        "wall_time_s": wall_time_s,
+        "snapshot": snapshot,
     }
     with ledger._transaction() as conn:
-        conn.execute(
-            text(
-                """
-                INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s,
-                                        snapshot)
-                VALUES (:r, :h, :p, :b, :i, :w, :s)
-                ON CONFLICT (run_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
-                    beat_at = excluded.beat_at, interval_s = excluded.interval_s,
-                    wall_time_s = excluded.wall_time_s, snapshot = excluded.snapshot
-                """
-            ),
-            params,
-        )
+        conn.execute(text(lite.UPSERT_HEARTBEAT), params)
 
 
 def last_beat(ledger: Ledger, run_id: str) -> Heartbeat | None:
