@@ -26,7 +26,11 @@ A load returns :class:`TokenizerParts`: what the counting fast path needs at onc
 and the merge table), and the full ``tokenizers.Tokenizer`` built only when asked for.
 
 The cache lives in ``$RECEIPTS_CACHE_DIR``, else the user cache directory (platformdirs'
-``user_cache_dir("receipts")``), under ``tokenizers/``; deleting it is always safe.
+``user_cache_dir("receipts")``), under ``tokenizers/``; deleting it is always safe. Each load from
+an entry marks it used (its manifest's modification time). Other versions of receipts, of
+``tokenizers`` or of the source package leave entries of their own (about 7.5 MB each for
+Qwen2.5): whenever an entry is written, the other entries of its name that no load used for
+:data:`UNUSED_FOR_S` go (:func:`prune`), and so do staging directories that a killed writer left.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +59,10 @@ FORMAT = 2
 CACHE_ENV = "RECEIPTS_CACHE_DIR"
 VOCAB, MERGES, TABLE, PIPELINE = "vocab.json", "merges.txt", "merges.bin", "pipeline.json"
 MANIFEST = "manifest.json"
+UNUSED_FOR_S = 30 * 24 * 3600.0
+"""An entry no load used for this long is removed when another entry of its name is written."""
+ABANDONED_FOR_S = 24 * 3600.0
+"""A staging directory (an entry being written) this old was left by a writer that died."""
 _BPE_OPTIONS = ("dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
                 "fuse_unk", "byte_fallback", "ignore_merges")  # fmt: skip
 
@@ -140,7 +150,36 @@ def load_cached(
     # A read-only or full disk: the tokenizer is still right, only built the slow way each time.
     with contextlib.suppress(OSError):
         merges = write_entry(entry, key, built)
+        prune(root, name, keep=entry.name)
     return dataclasses.replace(TokenizerParts.of(built), merges=merges)
+
+
+def prune(root: Path, name: str, *, keep: str, now: float | None = None) -> list[Path]:
+    """Remove the entries of ``name`` in ``root``, other than ``keep``, that no load used for
+    :data:`UNUSED_FOR_S`, and the staging directories of ``name`` older than
+    :data:`ABANDONED_FOR_S`; what was removed. An entry's last use is its manifest's
+    modification time (its directory's where it has no manifest)."""
+    now = time.time() if now is None else now
+    # An entry is NAME-<32 hex digits>; a staging directory .NAME-<32 hex digits>-<mkdtemp's>.
+    entry_name = re.compile(rf"(\.)?{re.escape(name)}-[0-9a-f]{{32}}(?(1)-[0-9a-z_]+)")
+    removed = []
+    for path in root.iterdir() if root.is_dir() else ():
+        if path.name == keep or not path.is_dir() or not entry_name.fullmatch(path.name):
+            continue
+        staging = path.name.startswith(".")
+        try:
+            used = (path if staging else _last_use(path)).stat().st_mtime
+        except OSError:
+            continue
+        if now - used > (ABANDONED_FOR_S if staging else UNUSED_FOR_S):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _last_use(entry: Path) -> Path:
+    manifest = entry / MANIFEST
+    return manifest if manifest.exists() else entry
 
 
 def read_entry(entry: Path, key: str, build: Callable[[], str]) -> TokenizerParts | None:
@@ -165,6 +204,8 @@ def read_entry(entry: Path, key: str, build: Callable[[], str]) -> TokenizerPart
         added = {t["content"]: bool(t["special"]) for t in pipeline["added_tokens"]}
     except Exception:  # OSError, bad JSON, tokenizers' bare Exception: the entry is rebuilt
         return None
+    with contextlib.suppress(OSError):  # used now (a read-only cache just cannot say so)
+        os.utime(entry / MANIFEST)
 
     def load() -> Tokenizer:
         from tokenizers import Tokenizer

