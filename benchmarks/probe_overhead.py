@@ -383,9 +383,9 @@ def overhead_verdict(median_pct: float | None, fixed_pct: float | None, noisy: b
         return "no result"
     if fixed_pct is not None and fixed_pct > TARGET_OVERHEAD_PCT:
         return "missed"
-    if median_pct <= TARGET_OVERHEAD_PCT:
-        return "met"
-    return "unsettled" if noisy else "missed"
+    if noisy:  # a median inside the target is as much the noise's as one outside it
+        return "unsettled"
+    return "met" if median_pct <= TARGET_OVERHEAD_PCT else "missed"
 
 
 def summarise(rounds: list[Round], help_s: list[float]) -> dict[str, Any]:

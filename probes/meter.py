@@ -144,6 +144,8 @@ class Sampler:
         self._tracks: list[_Track] = []
         self._t0 = 0.0
         self._lock = _thread.allocate_lock()  # threading.Lock, without importing threading yet
+        self._state = _thread.allocate_lock()  # the sampling thread's start against stop()
+        self._closing = False
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._stopped: list[DeviceUsage] | None = None
@@ -168,18 +170,21 @@ class Sampler:
     def sample_in_background(self) -> None:
         """Sample every ``interval_s`` in a thread until :meth:`stop`, where there is a device.
         (``receipts run`` starts the thread once its child runs: importing :mod:`threading`
-        before would delay the child.)"""
-        if not self._tracks or self._thread is not None or self._stopped is not None:
-            return
-        import threading
+        before would delay the child.) Once only, and never after :meth:`stop` began."""
+        with self._state:
+            if not self._tracks or self._thread is not None or self._closing:
+                return
+            import threading
 
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="receipts-sampler", daemon=True)
-        self._thread.start()
+            stop = threading.Event()
+            self._stop = stop
+            self._thread = threading.Thread(
+                target=self._loop, args=(stop,), name="receipts-sampler", daemon=True
+            )
+            self._thread.start()
 
-    def _loop(self) -> None:
-        assert self._stop is not None
-        while not self._stop.wait(self.interval_s):
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
             self.step()
 
     def step(self) -> None:
@@ -223,16 +228,18 @@ class Sampler:
 
         Stopping again returns the first stop's usages: the window ends once.
         """
-        if self._stopped is not None:
+        with self._state:  # one stop at a time, and no thread started once it began
+            if self._stopped is not None:
+                return self._stopped
+            self._closing = True
+            if self._stop is not None:
+                self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            if self._tracks:
+                self.step()
+            self._stopped = self._usages(final=True)
             return self._stopped
-        if self._stop is not None:
-            self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self._tracks:
-            self.step()
-        self._stopped = self._usages(final=True)
-        return self._stopped
 
     def samples(self) -> list[GpuSample]:
         """Every sample so far, in time order per device."""

@@ -31,6 +31,9 @@ an entry marks it used (its manifest's modification time). Other versions of rec
 ``tokenizers`` or of the source package leave entries of their own (about 7.5 MB each for
 Qwen2.5): whenever an entry is written, the other entries of its name that no load used for
 :data:`UNUSED_FOR_S` go (:func:`prune`), and so do staging directories that a killed writer left.
+(An installation that can only read a shared cache cannot mark its entry used: after 30 days a
+writing one may remove it, and the reader builds its tokenizer from the source, as it would
+without a cache.)
 """
 
 from __future__ import annotations
@@ -160,8 +163,9 @@ def prune(root: Path, name: str, *, keep: str, now: float | None = None) -> list
     :data:`ABANDONED_FOR_S`; what was removed. An entry's last use is its manifest's
     modification time (its directory's where it has no manifest)."""
     now = time.time() if now is None else now
-    # An entry is NAME-<32 hex digits>; a staging directory .NAME-<32 hex digits>-<mkdtemp's>.
-    entry_name = re.compile(rf"(\.)?{re.escape(name)}-[0-9a-f]{{32}}(?(1)-[0-9a-z_]+)")
+    # An entry is NAME-<32 hex digits>; a staging directory .NAME-<32 hex digits>-<mkdtemp's>
+    # (or -trash<pid> and the like, from _discard).
+    entry_name = re.compile(rf"(\.)?{re.escape(name)}-[0-9a-f]{{32}}(?(1)-[0-9a-z_-]+)")
     removed = []
     for path in root.iterdir() if root.is_dir() else ():
         if path.name == keep or not path.is_dir() or not entry_name.fullmatch(path.name):
@@ -171,10 +175,27 @@ def prune(root: Path, name: str, *, keep: str, now: float | None = None) -> list
             used = (path if staging else _last_use(path)).stat().st_mtime
         except OSError:
             continue
-        if now - used > (ABANDONED_FOR_S if staging else UNUSED_FOR_S):
-            shutil.rmtree(path, ignore_errors=True)
+        if now - used > (ABANDONED_FOR_S if staging else UNUSED_FOR_S) and _discard(path, now):
             removed.append(path)
     return removed
+
+
+def _discard(path: Path, now: float) -> bool:
+    """Remove an entry or staging directory, unless a load marked it used meanwhile: it is first
+    renamed out of readers' way (to a staging-like name, which a later prune removes if this one
+    is killed), then checked again."""
+    trash = path.with_name(f".{path.name.lstrip('.')}-trash{os.getpid()}")
+    try:
+        path.rename(trash)
+    except OSError:  # gone already, or another process is pruning it
+        return False
+    if not path.name.startswith("."):
+        with contextlib.suppress(OSError):
+            if now - _last_use(trash).stat().st_mtime <= UNUSED_FOR_S:  # used since the check
+                trash.rename(path)
+                return False
+    shutil.rmtree(trash, ignore_errors=True)
+    return True
 
 
 def _last_use(entry: Path) -> Path:

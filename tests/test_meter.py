@@ -230,7 +230,9 @@ def test_sampling_can_start_in_the_background_after_the_first_sample() -> None:
     sampler.start(background=False)
     assert len(sampler.samples()) == 1
     sampler.sample_in_background()
+    thread = sampler._thread
     sampler.sample_in_background()  # once is enough: no second thread
+    assert thread is not None and sampler._thread is thread
     deadline = time.monotonic() + 10
     while len(sampler.samples()) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
