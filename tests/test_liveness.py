@@ -45,3 +45,17 @@ def test_a_live_local_wrapper_is_left_alone(ledger: Ledger) -> None:
     _running(ledger, "alive")
     beat(ledger, "alive", wall_time_s=1.0, interval_s=10.0, usages=[])  # this very process
     assert reap(ledger, now=utcnow() + timedelta(days=1)) == []
+
+
+def test_a_second_beat_replaces_the_first(ledger: Ledger) -> None:
+    """The upsert's conflict path, on each backend."""
+    _running(ledger, "twice")
+    used = Usage(id="twice/gpu", run="twice", resource="gpu/H100", unit=Unit.GPU_HOUR,
+                 quantity=0.25, provenance=Provenance.MEASURED)  # fmt: skip
+    beat(ledger, "twice", wall_time_s=1.0, interval_s=10.0, usages=[])
+    beat(ledger, "twice", wall_time_s=2.0, interval_s=5.0, usages=[used])
+    last = last_beat(ledger, "twice")
+    assert last is not None and (last.wall_time_s, last.interval_s) == (2.0, 5.0)
+    assert last.usages == [used]
+    with ledger._engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM heartbeats")).scalar() == 1
