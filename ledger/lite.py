@@ -206,15 +206,14 @@ def _quantity(usage_id: str, value: Any) -> float | None:
     return float(value)
 
 
-def usage_columns(key: RunKey, usage: dict[str, Any], recorded_at: str) -> tuple[Any, ...]:
-    """The hashed columns of a measured or declared usage of the run ``key``, given as
-    ``Usage`` fields: what :func:`ledger.chain.row_values` gives for the ``Usage`` built from them
-    (a test checks it), with the body written as the store writes it.
+def check_usage(key: RunKey, usage: dict[str, Any]) -> float | None:
+    """Check a measured or declared usage of the run ``key``, given as ``Usage`` fields, as the
+    store would; its quantity as a float.
 
     Raises:
         ValueError: a field the store would reject or this module does not write (an unknown
             field, an invalid id, another run, an unknown unit, a quantity that is not finite
-            and non-negative, a range, another provenance, a detail that is not JSON).
+            and non-negative, a range, another provenance).
     """
     usage_id = str(usage.get("id"))
     unknown = set(usage) - set(USAGE_FIELDS)
@@ -232,7 +231,18 @@ def usage_columns(key: RunKey, usage: dict[str, Any], recorded_at: str) -> tuple
         )
     if usage.get("quantity_low") is not None or usage.get("quantity_high") is not None:
         raise ValueError(f"usage {usage_id}: a range needs the store")
-    quantity = _quantity(usage_id, usage.get("quantity"))
+    return _quantity(usage_id, usage.get("quantity"))
+
+
+def usage_columns(key: RunKey, usage: dict[str, Any], recorded_at: str) -> tuple[Any, ...]:
+    """The hashed columns of a measured or declared usage of the run ``key``, given as
+    ``Usage`` fields: what :func:`ledger.chain.row_values` gives for the ``Usage`` built from them
+    (a test checks it), with the body written as the store writes it.
+
+    Raises:
+        ValueError: what :func:`check_usage` rejects, or a detail that is not JSON.
+    """
+    quantity = check_usage(key, usage)
     extras = {k: usage[k] for k in USAGE_EXTRAS if usage.get(k) is not None}
     try:
         try:
@@ -240,9 +250,9 @@ def usage_columns(key: RunKey, usage: dict[str, Any], recorded_at: str) -> tuple
         except ValueError:  # a reading that is not finite: null, as pydantic writes it
             body = json.dumps(_json_safe(extras), sort_keys=True)
     except TypeError as exc:
-        raise ValueError(f"usage {usage_id}: detail is not JSON: {exc}") from None
+        raise ValueError(f"usage {usage['id']}: detail is not JSON: {exc}") from None
     return (
-        "usage", usage_id, key.subject, key.run_id, key.category, key.stage,
+        "usage", usage["id"], key.subject, key.run_id, key.category, key.stage,
         str(usage["resource"]), str(usage["unit"]), quantity, None, None,
         str(usage["provenance"]),
         body, None, None, recorded_at,
@@ -266,8 +276,6 @@ UPSERT_HEARTBEAT = """
 """A run's heartbeat, written or replaced (named parameters, which both ``sqlite3`` and
 SQLAlchemy's ``text()`` take): the one statement of :func:`ledger.liveness.beat` and of this
 module."""
-
-_BEAT_FIELDS = ("run_id", "host", "pid", "beat_at", "interval_s", "wall_time_s", "snapshot")
 
 
 class LiteLedger:
@@ -337,7 +345,7 @@ class LiteLedger:
         try:
             with self._transaction():
                 self._append(self._run_columns(key, body, None, now))
-                self._write_beat((key.run_id, host, pid, now, heartbeat_s, 0.0, "[]"))
+                self._write_beat(key, host, pid, heartbeat_s, wall_time_s=0.0, snapshot="[]")
         except (sqlite3.Error, ValueError):  # ValueError: text SQLite cannot take (lone surrogates)
             return False
         return True
@@ -357,18 +365,40 @@ class LiteLedger:
         heartbeat, or writes it again where it is gone, as :func:`ledger.liveness.beat` does.
 
         Raises:
-            ValueError: a usage :func:`usage_columns` rejects (nothing written).
+            ValueError: a usage :func:`check_usage` rejects, or a detail that is not JSON
+                (nothing written).
         """
         for usage in usages:
-            usage_columns(key, usage, "")
-        now = datetime.now(UTC).isoformat()
+            check_usage(key, usage)
+        try:
+            snapshot = usage_snapshot(usages)
+        except TypeError as exc:
+            raise ValueError(f"run {key.run_id}: a usage's detail is not JSON: {exc}") from None
         with self._transaction():
             self._write_beat(
-                (key.run_id, host, pid, now, heartbeat_s, wall_time_s, usage_snapshot(usages))
+                key, host, pid, heartbeat_s, wall_time_s=wall_time_s, snapshot=snapshot
             )
 
-    def _write_beat(self, values: tuple[Any, ...]) -> None:
-        self._conn.execute(UPSERT_HEARTBEAT, dict(zip(_BEAT_FIELDS, values, strict=True)))
+    def _write_beat(
+        self,
+        key: RunKey,
+        host: str,
+        pid: int,
+        heartbeat_s: float,
+        *,
+        wall_time_s: float,
+        snapshot: str,
+    ) -> None:
+        row = {
+            "run_id": key.run_id,
+            "host": host,
+            "pid": pid,
+            "beat_at": datetime.now(UTC).isoformat(),
+            "interval_s": heartbeat_s,
+            "wall_time_s": wall_time_s,
+            "snapshot": snapshot,
+        }
+        self._conn.execute(UPSERT_HEARTBEAT, row)
 
     def finish_run(self, key: RunKey, body: str, usages: Sequence[dict[str, Any]] = ()) -> None:
         """Append the run's final entry (superseding its current one) and its usages (``Usage``

@@ -560,6 +560,26 @@ def test_lite_refuses_usages_the_store_would_reject_or_must_check(
         usage_columns(key, fields, "")
 
 
+def test_a_lite_heartbeat_refuses_what_the_store_would_and_writes_nothing(seeded: str) -> None:
+    key = RunKey("demo/sft/0123456789ab", "demo", "sft", "fine_tuning")
+    fields = {"id": key.run_id, "subject": "demo", "stage": "sft", "category": "fine_tuning",
+              "name": "sft", "status": "running"}  # fmt: skip
+    good = declared_usage_fields(key.run_id, 8, "H100", 3.5)
+    lite = LiteLedger.open(seeded)
+    assert lite is not None
+    try:
+        assert lite.start_run(key, run_body(fields), host="h", pid=1, heartbeat_s=1)
+        for bad in ({**good, "quantity": float("nan")}, {**good, "detail": {"pids": {1, 2}}}):
+            with pytest.raises(ValueError):
+                lite.beat(key, 2.0, [bad], host="h", pid=1, heartbeat_s=1)
+    finally:
+        lite.close()
+    with sqlite3.connect(sqlite_path(seeded) or "") as conn:
+        assert conn.execute("SELECT wall_time_s, snapshot FROM heartbeats").fetchall() == [
+            (0.0, "[]")
+        ]
+
+
 def test_a_metered_fast_run_writes_what_the_full_path_writes(seeded: str, tmp_path: Path) -> None:
     from probes.session import RunSpec
     from probes.wrap import run_command
