@@ -1,5 +1,6 @@
-"""Shared pieces of the importers: run ids, item ids, the split of a budget-forced response,
-and token counting of imported text."""
+"""Shared pieces of the importers (and, for the token usages, of the runner): run ids, item ids,
+the split of a budget-forced response, token counting of imported text, and the per-role token
+usages of an eval run."""
 
 from __future__ import annotations
 
@@ -9,10 +10,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.canonical import is_valid_id
+from ledger.schema import Provenance, Unit, Usage
 from probes.evals.errors import EvalInputError
 from probes.evals.forcing import THINK_END, THINK_START
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]")
+
+ROLES = ("prompt", "thinking", "answer")
+"""The roles an eval run's tokens are counted by."""
+
+
+def role_token_usages(
+    run_id: str,
+    model: str,
+    counts: Mapping[str, int],
+    *,
+    provenance: Provenance,
+    citation: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> list[Usage]:
+    """One token usage per role (:data:`ROLES`) of an eval run: ``RUN/tokens/ROLE``, resource
+    ``tokens/MODEL``, with the role (and ``detail``) in its detail."""
+    return [
+        Usage(
+            id=f"{run_id}/tokens/{role}",
+            run=run_id,
+            resource=f"tokens/{model}",
+            unit=Unit.TOKEN,
+            quantity=float(counts[role]),
+            provenance=provenance,
+            citation=citation,
+            detail={"role": role, **(detail or {})},
+        )
+        for role in ROLES
+    ]
 
 
 def check_subject(subject: str) -> str:

@@ -26,12 +26,10 @@ from ledger.schema import (
     Run,
     RunStatus,
     Subject,
-    Unit,
-    Usage,
 )
 from ledger.store import Ledger
 from probes.evals.errors import EvalInputError
-from probes.evals.imports import binary, check_subject, protocol_of, safe_id
+from probes.evals.imports import binary, check_subject, protocol_of, role_token_usages, safe_id
 from probes.evals.schema import ImportedRun
 
 _SCORE = {"C": True, "I": False, "N": False}
@@ -181,20 +179,11 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
     )
     if not totals["prompt"] and not totals["answer"]:
         totals = _usage((data.get("stats") or {}).get("model_usage"))
-    usages = [
-        Usage(
-            id=f"{run_id}/tokens/{role}",
-            run=run_id,
-            resource=f"tokens/{model}",
-            unit=Unit.TOKEN,
-            quantity=float(totals[role]),
-            provenance=Provenance.REPORTED,
-            citation=str(path),
-            detail={"role": role},
-        )
-        for role in ("prompt", "thinking", "answer")
+    usages = (
+        role_token_usages(run_id, model, totals, provenance=Provenance.REPORTED, citation=str(path))
         if totals["prompt"] or totals["answer"]
-    ]
+        else []
+    )
     records: list[Record] = []
     try:
         ledger.subject(subject)

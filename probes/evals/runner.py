@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError
-from ledger.schema import Category, EvalItem, Provenance, Run, RunStatus, Unit, Usage
+from ledger.schema import Category, EvalItem, Provenance, Run, RunStatus, Usage
 from ledger.store import Ledger
 from probes.evals.backends import BACKENDS, BackendOptions, build_backend, check_model_dir
 from probes.evals.data import Item, load_items, render_question
@@ -33,12 +33,12 @@ from probes.evals.forcing import (
     budget_force,
     chat_prompt,
 )
+from probes.evals.imports import role_token_usages
 from probes.evals.scoring import judge
 from probes.meter import Clock, GpuMeter
 from probes.session import MeteredRun, RunSpec
 
 DEFAULT_TEMPLATE = "{question}"
-ROLES = ("prompt", "thinking", "answer")
 
 
 @dataclass(frozen=True)
@@ -315,18 +315,10 @@ def _record(
 def token_usages(run_id: str, model_name: str, totals: Totals, tokenizer: str) -> list[Usage]:
     """One measured token usage per role for the items done."""
     counts = {"prompt": totals.prompt, "thinking": totals.thinking, "answer": totals.answer}
-    return [
-        Usage(
-            id=f"{run_id}/tokens/{role}",
-            run=run_id,
-            resource=f"tokens/{model_name}",
-            unit=Unit.TOKEN,
-            quantity=float(counts[role]),
-            provenance=Provenance.MEASURED,
-            detail={"role": role, "items": totals.items, "tokenizer": tokenizer},
-        )
-        for role in ROLES
-    ]
+    detail = {"items": totals.items, "tokenizer": tokenizer}
+    return role_token_usages(
+        run_id, model_name, counts, provenance=Provenance.MEASURED, detail=detail
+    )
 
 
 def _finish(
