@@ -32,10 +32,12 @@ def price_lines(totals: Iterable[UsageTotal], book: PriceBook, own_subject: str)
     """One cost line per usage total; a line without a card has no cost and ``priced=False``."""
     lines = []
     for t in totals:
-        found = book.range(t.resource, t.unit)
+        found = None if t.unit is Unit.USD else book.range(t.resource, t.unit)
         low = high = None
         cards: list[str] = []
-        if found is not None:
+        if t.unit is Unit.USD:  # money reported as money: its own price
+            low, high = _dec(t.quantity_low), _dec(t.quantity_high)
+        elif found is not None:
             low = _dec(t.quantity_low) * found.low.usd_per_unit
             high = _dec(t.quantity_high) * found.high.usd_per_unit
             cards = [c.id for c in found.cards]

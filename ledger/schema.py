@@ -26,6 +26,9 @@ from ledger.enums import Category, Provenance, RunStatus, Term, Tier, Unit
 SCHEMA_VERSION = 1
 """Version of the stored formats (case files, price-card files, JSON reports)."""
 
+ABOUT_TOLERANCE = Decimal("0.2")
+""""About $Y" spans Y / 1.2 to Y x 1.2: in a claim ("about $20") and in a reported figure."""
+
 
 def _check_id(value: str) -> str:
     if not is_valid_id(value):
