@@ -15,6 +15,7 @@ from typing import Literal
 from claims import stats
 from claims.decide import combine_benchmarks, decide_difference
 from claims.items import ItemResultsSource, align
+from claims.pairing import choose_pair, protocol_difference
 from claims.registry import Difference, Registry
 from claims.report import (
     AlternativeValue,
@@ -45,37 +46,6 @@ class Context:
     registry: Registry
     items: ItemResultsSource
     seed: int
-
-
-def _attempts(p: Protocol) -> int:
-    """Answers that count per item: k for cons@k, one for every single-answer protocol."""
-    if p.kind is ProtocolKind.CONS_AT_K:
-        return p.samples_k or p.samples_k_max or 2
-    return 1
-
-
-def protocol_difference(
-    subject: Protocol, comparator: Protocol
-) -> tuple[bool, Literal["subject", "comparator"] | None]:
-    """Whether the protocols differ, and which side gets more attempts per item.
-
-    An unstated protocol is not a mismatch (nothing is known); greedy against pass@1 over k
-    samples is one (flagged), but favours neither side: both score single answers.
-    """
-    if ProtocolKind.UNKNOWN in (subject.kind, comparator.kind):
-        return False, None
-    samples = (subject.samples_k, subject.samples_k_max) != (
-        comparator.samples_k,
-        comparator.samples_k_max,
-    )
-    mismatch = subject.kind is not comparator.kind or (
-        subject.kind in (ProtocolKind.PASS_AT_1, ProtocolKind.CONS_AT_K) and samples
-    )
-    a, b = _attempts(subject), _attempts(comparator)
-    favours: Literal["subject", "comparator"] | None = None
-    if a != b:
-        favours = "subject" if a > b else "comparator"
-    return mismatch, favours
 
 
 def cite(score: Score) -> str:
@@ -189,15 +159,18 @@ def check_benchmark(
     comparator: str,
     bench: Benchmark,
     table: str | None = None,
+    pin: Protocol | None = None,
 ) -> BenchmarkCheck:
     """The subject against one comparator on one benchmark.
 
     With ``table`` both scores come from that table (same protocol and setting, as a
-    data-efficiency comparison needs); otherwise each side's preferred headline score.
+    data-efficiency comparison needs); otherwise a like-for-like pair where one table scores
+    both under one protocol, else each side's preferred headline score, flagged
+    (:func:`claims.pairing.choose_pair`). ``pin`` keeps only scores of that protocol.
     """
     reg = ctx.registry
-    s_score = _score(reg, subject, bench.id, table)
-    c_score = _score(reg, comparator, bench.id, table)
+    pair = choose_pair(reg, subject, comparator, bench.id, table, pin)
+    s_score, c_score = pair.subject, pair.comparator
     s_items, c_items = ctx.items.get(subject, bench.id), ctx.items.get(comparator, bench.id)
     test = cross = None
     if s_items is not None and c_items is not None:
@@ -205,11 +178,17 @@ def check_benchmark(
     if test is None:
         missing = [m for m, s in ((subject, s_score), (comparator, c_score)) if s is None]
         if missing:
-            return _unverifiable(bench, comparator, f"no published score for {missing[0]}")
+            why = f"no published score for {missing[0]}"
+            if table is not None:
+                why += f" in table {table}"
+            if pin is not None:
+                why += f" under {pin.words}"
+            return _unverifiable(bench, comparator, why)
         assert s_score is not None and c_score is not None
         if bench.n is None:
-            return _unverifiable(bench, comparator, "the benchmark's size is not recorded")
-        diff = reg.difference(subject, comparator, bench.id, table) if table else None
+            return _point_only(relation, margin, bench, comparator, s_score, c_score)
+        within = table or (s_score.table if pair.like_for_like else None)
+        diff = reg.difference(subject, comparator, bench.id, within) if within else None
         if diff is not None:
             test = published_test(diff, s_score, c_score, bench.n)
             cross = newcombe_test(bench, s_score, c_score)
@@ -236,8 +215,16 @@ def check_benchmark(
     )
     if mismatch:
         reason += f"; protocol mismatch: {s_protocol.words} vs {c_protocol.words}"
+    paired = test.method is IntervalMethod.PAIRED
+    if pair.like_for_like and not paired:
+        assert s_score is not None
+        reason += f"; like for like: both scored in {s_score.table}"
+    elif pair.tables_differ and not paired:
+        assert s_score is not None and c_score is not None
+        reason += f"; scores from different tables: {s_score.table} vs {c_score.table}"
     alternatives = []
-    if test.method is IntervalMethod.NEWCOMBE and table is None and s_score and c_score:
+    fallback = table is None and not pair.like_for_like
+    if test.method is IntervalMethod.NEWCOMBE and fallback and s_score and c_score:
         alternatives = _alternatives(reg, relation, margin, bench, s_score, c_score)
     notes = [
         f"{score.model} {bench.name} {score.value_pct:.1f} ({cite(score)}): {score.note}"
@@ -257,14 +244,42 @@ def check_benchmark(
         protocol_mismatch=mismatch,
         favours=favours,
         alternatives=alternatives,
+        like_for_like=pair.like_for_like and not paired,
+        subject_table=None if paired or s_score is None else s_score.table,
+        comparator_table=None if paired or c_score is None else c_score.table,
     )
 
 
-def _score(reg: Registry, model: str, bench: str, table: str | None) -> Score | None:
-    if table is None:
-        return reg.headline(model, bench)
-    found = reg.scores_for(model, bench, table)
-    return found[0] if found else None
+def _point_only(
+    relation: Relation,
+    margin: float | None,
+    bench: Benchmark,
+    comparator: str,
+    subject: Score,
+    other: Score,
+) -> BenchmarkCheck:
+    """Both scores published, the benchmark's size not: evidence with no interval. A parity
+    claim cannot be decided (``inconclusive``); a win is ``not_supported`` where the published
+    numbers show none, else ``inconclusive``."""
+    estimate = subject.value_pct - other.value_pct
+    if not relation.is_parity and estimate <= (margin or 0.0):
+        verdict, phrase = Verdict.NOT_SUPPORTED, "no win in the published numbers"
+    else:
+        verdict, phrase = Verdict.INCONCLUSIVE, "no interval without the benchmark's size"
+    return BenchmarkCheck(
+        benchmark=bench.id,
+        comparator=comparator,
+        verdict=verdict,
+        reason=(
+            f"{bench.name} (n not recorded): {subject.model} {subject.value_pct:.1f} vs "
+            f"{comparator} {other.value_pct:.1f} = {estimate:+.1f} points: {phrase}"
+        ),
+        test=None,
+        subject_protocol=subject.protocol.words,
+        comparator_protocol=other.protocol.words,
+        subject_table=subject.table,
+        comparator_table=other.table,
+    )
 
 
 def _unverifiable(bench: Benchmark, comparator: str, why: str) -> BenchmarkCheck:
@@ -321,6 +336,7 @@ def benchmarks_for(
     comparator: str,
     benchmarks: Sequence[str] | None,
     areas: Sequence[Area] | None,
+    table: str | None = None,
 ) -> tuple[list[Benchmark], list[str], list[str]]:
     """Benchmarks to compare on, areas without evidence, and notes on what was left out.
 
@@ -346,11 +362,17 @@ def benchmarks_for(
             notes.append(_no_area_note(reg, subject, area))
             continue
         usable = [
-            b for b in in_area if reg.headline(comparator, b.id) or ctx.items.get(comparator, b.id)
+            b
+            for b in in_area
+            if (
+                reg.scores_for(comparator, b.id, table) if table else reg.headline(comparator, b.id)
+            )
+            or ctx.items.get(comparator, b.id)
         ]
+        where = f" in table {table}" if table else ""
         for b in in_area:
             if b not in usable:
-                notes.append(f"{b.name}: no published score for {comparator}; left out")
+                notes.append(f"{b.name}: no published score for {comparator}{where}; left out")
         if not usable:
             missing.append(area.value)
         chosen += [b for b in usable if b not in chosen]
@@ -378,10 +400,15 @@ def check_comparator(
     role: Role,
     benchmarks: Sequence[str] | None,
     areas: Sequence[Area] | None,
+    table: str | None = None,
+    pin: Protocol | None = None,
 ) -> tuple[ComparatorCheck, list[str]]:
-    """The relation against one comparator over the benchmarks in question, and notes."""
-    chosen, missing, notes = benchmarks_for(ctx, subject, comparator, benchmarks, areas)
-    checks = [check_benchmark(ctx, relation, margin, subject, comparator, b) for b in chosen]
+    """The relation against one comparator over the benchmarks in question, and notes; ``table``
+    and ``pin`` restrict the scores used (see :func:`check_benchmark`)."""
+    chosen, missing, notes = benchmarks_for(ctx, subject, comparator, benchmarks, areas, table)
+    checks = [
+        check_benchmark(ctx, relation, margin, subject, comparator, b, table, pin) for b in chosen
+    ]
     labels = [
         (
             f"{ctx.registry.benchmarks[c.benchmark].name} ({short(c.test)})"

@@ -1,243 +1,564 @@
-"""Cost assertions: a dollar bound against every cost scope the ledger defines for the subject.
+"""Cost assertions: a dollar bound against the subject's cost scopes, priced for the claim.
 
-:func:`scope_facts` reads the ledger once per subject; :func:`check_cost` is pure.
+:func:`subject_costs` reads the ledger once per subject; :func:`check_cost` is pure. The rules,
+with their reasons, are in docs/claims.md ("Cost assertions"):
 
-A bound *holds* under a scope when the scope's whole cost range is within it, holds *partly* when
-only the low end is (the cheaper dated prices), and *fails* otherwise. "About $Y" holds when Y is
-within ``ABOUT_TOLERANCE`` of some point of the range. Unless the claimant stated a scope, the
-words "trained for $Y" are read as the cost of producing the model: the narrowest scope counting
-at least the data and fine-tuning categories, with nothing inherited. A bound that holds only
-under narrower scopes is misleading.
+* each scope is priced with the cards dated near the work and, where the claim states one, the
+  claimant's price basis (:mod:`claims.pricing`); what nobody quantified or priced is a named gap,
+  never $0;
+* the bound *holds* under a scope where it holds at the representative price (the claimant's
+  basis, else the median near card); it holds only at *extreme prices* where it needs the cheap
+  end of the near cards; a scope with gaps gives only a *lower bound*, which can refute "under $Y"
+  but never support it; a scope with nothing quantified is *unquantified*;
+* the words are read against the scope they state, else the cost of producing the model: the
+  narrowest own scope counting data and fine-tuning (and the subject's own pretraining, for a
+  model trained from scratch). Where that reading leaves out an inherited base costing at least
+  :data:`INHERITANCE_FACTOR` times the figure, the verdict is at best ``misleading``;
+* a figure that fits only a narrower or a wider scope, or another subject's scope, is
+  ``misleading``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from claims.errors import unknown
-from claims.report import AssertionVerdict, ScopeCheck, Verdict
+from claims.decide import most_serious
+from claims.errors import ClaimInputError, UnknownNameError, unknown
+from claims.files import LoadedClaim
+from claims.pricing import ScopePrice, price_scope
+from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.audit import build_report, price_book
-from ledger.costs import in_scope
+from ledger.costs import INFORMATIONAL_UNITS, in_scope
+from ledger.errors import NotFoundError
+from ledger.prices import PriceBook
 from ledger.render import usd
-from ledger.report import CostLine, ScopeCost
-from ledger.schema import Category, Scope, Unit
+from ledger.report import CostLine, Unpriced
+from ledger.schema import ABOUT_TOLERANCE, Category, HeadlineFigure, Scope, Unit
 from ledger.store import Ledger
 
-ABOUT_TOLERANCE = Decimal("0.2")
-""""About $Y" holds when Y is within 20% of some point of the scope's cost range."""
-_RECIPE = {Category.DATA, Category.FINE_TUNING}
+INHERITANCE_FACTOR = 10
+"""Words about producing a model that leave out an inherited base costing at least this many
+times the figure are at best misleading."""
+_T = 1 + ABOUT_TOLERANCE
+_HOLDING = ("holds", "extreme_prices")
+Reading = Literal["stated", "implied", "narrower", "wider", "other_subject"]
 
 
 @dataclass(frozen=True)
-class ScopeFacts:
-    """One scope's definition and totals, and the prices behind its GPU-hours."""
+class SubjectCosts:
+    """What cost verdicts read from the ledger for one subject (its lineage, scopes, prices)."""
 
-    scope: Scope
-    cost: ScopeCost
-    gpu_rate_low: Decimal | None
-    """Cheapest GPU-hour card applied in the scope, USD per GPU-hour."""
-    gpu_rate_high: Decimal | None
-    """Dearest GPU-hour card applied in the scope."""
-    unit_prices: tuple[Decimal, ...] | None
-    """Where every priced line is one resource and unit: each applicable card's price."""
-    quantity_high: float | None
-    """That resource's high quantity in the scope."""
+    subject: str
+    scopes: tuple[Scope, ...]
+    lines: tuple[CostLine, ...]
+    """Cost lines of the subject and its ancestors."""
+    gaps: tuple[Unpriced, ...]
+    """Usages of the subject and its ancestors that nobody quantified or priced."""
+    dates: dict[str, date]
+    """The day each dated run's work was done (its end, else its start)."""
+    book: PriceBook
+    figures: tuple[HeadlineFigure, ...] = ()
+    """Dollar figures published about the subject."""
+
+    def scope(self, scope: Scope) -> tuple[list[CostLine], list[Unpriced]]:
+        """The lines and gaps a scope counts."""
+        return (
+            [line for line in self.lines if in_scope(line, scope)],
+            [gap for gap in self.gaps if in_scope(gap, scope)],
+        )
+
+    def inherited(self) -> tuple[list[CostLine], list[Unpriced]]:
+        """The ancestors' lines and gaps."""
+        return [x for x in self.lines if x.inherited], [g for g in self.gaps if g.inherited]
 
 
-def scope_facts(ledger: Ledger, subject: str) -> list[ScopeFacts]:
-    """Every scope of the subject with its costs (reads the ledger).
+def subject_costs(ledger: Ledger, subject: str) -> SubjectCosts:
+    """Read one subject's costs (reads the ledger).
 
     Raises:
         NotFoundError: the subject is not in the ledger.
     """
-    ledger.subject(subject)
-    report = build_report(ledger, subject, "category")
-    lines = [line for group in report.groups for line in group.lines]
-    definitions = {s.id: s for s in ledger.scopes(subject)}
-    prices = {card.id: card.usd_per_unit for card in price_book(ledger).cards}
-    out = []
-    for cost in report.scopes:
-        scope = definitions[cost.scope]
-        priced = [line for line in lines if in_scope(line, scope) and line.cost_usd_low is not None]
-        low, high = _gpu_rates(priced)
-        unit_prices = quantity = None
-        if priced and len({(line.resource, line.unit) for line in priced}) == 1:
-            unit_prices = tuple(sorted(prices[c] for c in priced[0].cards if c in prices))
-            quantity = sum(line.quantity_high for line in priced)
-        out.append(ScopeFacts(scope, cost, low, high, unit_prices, quantity))
-    return out
+    book = price_book(ledger)
+    report = build_report(ledger, subject, "category", book)
+    dates = {}
+    for ancestor in report.lineage:
+        for run in ledger.runs(ancestor):
+            when = run.ended_at or run.started_at
+            if when is not None:
+                dates[run.id] = when.date()
+    return SubjectCosts(
+        subject=subject,
+        scopes=tuple(ledger.scopes(subject)),
+        lines=tuple(line for group in report.groups for line in group.lines),
+        gaps=tuple(report.unpriced),
+        dates=dates,
+        book=book,
+        figures=tuple(ledger.headline_figures(subject)),
+    )
 
 
-def _gpu_rates(lines: Sequence[CostLine]) -> tuple[Decimal | None, Decimal | None]:
-    gpu = [line for line in lines if line.unit is Unit.GPU_HOUR]
-    lows = [
-        line.cost_usd_low / Decimal(repr(line.quantity_low))
-        for line in gpu
-        if line.cost_usd_low is not None and line.quantity_low
+class LedgerCosts:
+    """Subjects' costs and every published figure, read from one ledger once each."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._subjects: dict[str, SubjectCosts] = {}
+        self._figures: list[HeadlineFigure] | None = None
+
+    def subject(self, subject: str) -> SubjectCosts:
+        """One subject's costs.
+
+        Raises:
+            NotFoundError: the subject is not in the ledger.
+        """
+        if subject not in self._subjects:
+            self._subjects[subject] = subject_costs(self.ledger, subject)
+        return self._subjects[subject]
+
+    def figures(self) -> list[HeadlineFigure]:
+        """Dollar figures published about any subject in the ledger."""
+        if self._figures is None:
+            self._figures = [
+                f for s in self.ledger.subjects() for f in self.ledger.headline_figures(s.id)
+            ]
+        return self._figures
+
+
+_HINT = (
+    "cost assertions need the subject's runs in the ledger: load its case "
+    "(receipts load FILE) or name it under `case:`"
+)
+
+
+def cost_verdict(
+    loaded: LoadedClaim, i: int, a: CostAssertion, costs: LedgerCosts | None
+) -> AssertionVerdict:
+    """A claim file's cost assertion against the ledger: the subject's scopes, the subject whose
+    figure the words credit (``figure_of``), and other subjects' published figures of that size.
+
+    Raises:
+        InputError: the subject or ``figure_of`` has no ledger entries, or the stated scope is
+            unknown (with the file, line and column).
+    """
+    claim = loaded.claim
+    if costs is None:
+        raise ClaimInputError(f"{loaded.where('subject')}field subject: {_HINT}")
+    try:
+        facts = costs.subject(claim.subject)
+    except NotFoundError as exc:
+        raise ClaimInputError(f"{loaded.where('subject')}field subject: {exc}; {_HINT}") from None
+    elsewhere = []
+    if a.figure_of is not None:
+        try:
+            elsewhere.append(costs.subject(a.figure_of))
+        except NotFoundError as exc:
+            where = loaded.where("assertions", i, "figure_of")
+            raise ClaimInputError(f"{where}field assertions[{i}].figure_of: {exc}") from None
+    lineage = {line.subject for line in facts.lines} | {claim.subject}
+    for figure in costs.figures():
+        near = figure.usd / _T <= a.usd <= figure.usd * _T
+        known = lineage | {e.subject for e in elsewhere}
+        if near and figure.subject not in known:
+            elsewhere.append(costs.subject(figure.subject))
+    try:
+        verdict = check_cost(a, facts, claim.source.date, elsewhere)
+    except UnknownNameError as exc:
+        where = loaded.where("assertions", i, "scope")
+        raise ClaimInputError(f"{where}field assertions[{i}].scope: {exc}") from None
+    published = [
+        f"{f.said_by} published {usd(f.usd)} about {f.subject} ({f.citation}): “{f.quote}”"
+        for f in costs.figures()
+        if f.subject in {e.subject for e in elsewhere} and f.usd / _T <= a.usd <= f.usd * _T
     ]
-    highs = [
-        line.cost_usd_high / Decimal(repr(line.quantity_high))
-        for line in gpu
-        if line.cost_usd_high is not None and line.quantity_high
-    ]
-    return (min(lows) if lows else None), (max(highs) if highs else None)
+    if published:
+        verdict = verdict.model_copy(update={"evidence": [*verdict.evidence, *published]})
+    return verdict
 
 
-def _holds(
-    bound: CostBound, y: Decimal, low: Decimal, high: Decimal
-) -> Literal["holds", "partly", "fails"]:
-    if bound is CostBound.ABOUT:
-        return (
-            "holds" if low / (1 + ABOUT_TOLERANCE) <= y <= high * (1 + ABOUT_TOLERANCE) else "fails"
-        )
-    if bound is CostBound.UNDER:
-        return "holds" if high < y else "partly" if low < y else "fails"
-    return "holds" if high <= y else "partly" if low <= y else "fails"
-
-
-def _cards_within(bound: CostBound, y: Decimal, facts: ScopeFacts) -> int | None:
-    if facts.unit_prices is None or facts.quantity_high is None:
-        return None
-    costs = [p * Decimal(repr(facts.quantity_high)) for p in facts.unit_prices]
-    if bound is CostBound.ABOUT:
-        return sum(1 for c in costs if c / (1 + ABOUT_TOLERANCE) <= y <= c * (1 + ABOUT_TOLERANCE))
-    if bound is CostBound.UNDER:
-        return sum(1 for c in costs if c < y)
-    return sum(1 for c in costs if c <= y)
-
-
-def reading_scope(facts: Sequence[ScopeFacts], stated: str | None) -> ScopeFacts:
-    """The scope the words are checked against: the stated one, or the default reading.
+def reading_scope(facts: SubjectCosts, stated: str | None) -> Scope:
+    """The scope the words are checked against: the stated one, or producing the model.
 
     Raises:
         UnknownNameError: the stated scope is not defined for the subject.
     """
     if stated is not None:
-        for f in facts:
-            if f.scope.id == stated:
-                return f
-        raise unknown("scope", stated, [f.scope.id for f in facts])
-    own = [f for f in facts if not f.scope.include_inherited]
-    recipe = [
-        f
-        for f in own
-        if set(f.scope.categories) >= _RECIPE
-        and f.scope.runs is None
-        and not f.scope.resource_prefixes
+        for s in facts.scopes:
+            if s.id == stated:
+                return s
+        raise unknown("scope", stated, [s.id for s in facts.scopes])
+    needs = {Category.DATA, Category.FINE_TUNING}
+    if any(x.category is Category.PRETRAINING and not x.inherited for x in facts.lines):
+        needs.add(Category.PRETRAINING)  # trained from scratch: its own pretraining produced it
+    own = [s for s in facts.scopes if not s.include_inherited]
+    whole = [
+        s for s in own if set(s.categories) >= needs and s.runs is None and not s.resource_prefixes
     ]
-    if recipe:
-        return min(recipe, key=lambda f: len(f.scope.categories))
-    return max(own or facts, key=lambda f: len(f.scope.categories))
+    if whole:
+        return min(whole, key=lambda s: len(s.categories))
+    return max(own or facts.scopes, key=lambda s: len(s.categories))
 
 
-def _is_narrower(f: ScopeFacts, than: ScopeFacts) -> bool:
-    if f is than or f.scope.include_inherited:
+def _is_narrower(s: Scope, than: Scope) -> bool:
+    if s is than or s.include_inherited:
         return False
-    cats, base = set(f.scope.categories), set(than.scope.categories)
-    restricted = f.scope.runs is not None or bool(f.scope.resource_prefixes)
+    cats, base = set(s.categories), set(than.categories)
+    restricted = s.runs is not None or bool(s.resource_prefixes)
     return cats < base or (cats == base and restricted)
 
 
-def check_cost(assertion: CostAssertion, facts: Sequence[ScopeFacts]) -> AssertionVerdict:
-    """The verdict on a dollar bound, from the subject's scopes."""
-    y = assertion.usd
-    words = f"{assertion.bound.value.replace('_', ' ')} {usd(y)}"
-    if not facts:
-        return AssertionVerdict(
-            id=assertion.id,
-            kind="cost",
-            text=assertion.text,
-            verdict=Verdict.UNVERIFIABLE,
-            reason=f"{words}: no cost scopes are recorded for the subject",
-            numbers=[],
-            evidence=["the ledger defines no scopes for the subject: add them to its case file"],
-        )
-    base = reading_scope(facts, assertion.scope)
-    checks = [_scope_check(assertion, f, base) for f in facts]
-    by_id = {c.scope: c for c in checks}
-    target = by_id[base.scope.id]
-    narrower = [c for c, f in zip(checks, facts, strict=True) if _is_narrower(f, base)]
-    if target.holds != "fails":
-        verdict = Verdict.SUPPORTED
-        reason = f"{words} holds for {_span(target)}"
-    elif held := [c for c in narrower if c.holds != "fails"]:
-        verdict = Verdict.MISLEADING
-        reason = (
-            f"{words} holds only for {'; '.join(_span(c) for c in held)}; not for "
-            f"{_span(target)}, which the words imply"
-        )
-    else:
-        verdict = Verdict.NOT_SUPPORTED
-        cheapest = min(checks, key=lambda c: c.cost_usd_low)
-        if y < cheapest.cost_usd_low:
-            reason = f"{words} is below every scope; the cheapest is {_span(cheapest)}"
-        else:
-            reason = f"{words} fails for every scope; the cheapest is {_span(cheapest)}"
-    return AssertionVerdict(
-        id=assertion.id,
-        kind="cost",
-        text=assertion.text,
-        verdict=verdict,
-        reason=reason,
-        numbers=[
-            f"{c.label}: {usd(c.cost_usd_low)}–{usd(c.cost_usd_high)} ({c.holds})" for c in checks
-        ],
-        evidence=[_evidence(c) for c in checks],
-        scopes=checks,
-    )
+def _status(bound: CostBound, y: Decimal, p: ScopePrice) -> ScopeStatus:
+    if not p.quantified:
+        return "unquantified"
+    if bound is CostBound.ABOUT:
+        if y < p.low / _T:
+            return "fails"  # even the known part is more than "about" the figure
+        if not p.complete:
+            return "lower_bound"
+        if p.rep_low / _T <= y <= p.rep_high * _T:
+            return "holds"
+        return "extreme_prices" if y <= p.high * _T else "fails"
+    strict = bound is CostBound.UNDER
+    if not (p.low < y if strict else p.low <= y):
+        return "fails"
+    if not p.complete:
+        return "lower_bound"
+    # a published upper bound equal to the figure ("less than $500" for "under $500") holds
+    below = p.rep_high < y or (p.rep_high == y and (p.open_high or not strict))
+    return "holds" if below else "extreme_prices"
 
 
-def _scope_check(assertion: CostAssertion, f: ScopeFacts, base: ScopeFacts) -> ScopeCheck:
-    y = assertion.usd
-    if f is base:
-        reading: Literal["stated", "implied", "narrower", "wider"] = (
-            "stated" if assertion.scope else "implied"
+def check_cost(
+    a: CostAssertion,
+    facts: SubjectCosts | None,
+    claim_date: date | None = None,
+    elsewhere: Sequence[SubjectCosts] = (),
+) -> AssertionVerdict:
+    """The verdict on a dollar bound. ``elsewhere`` holds the subjects whose figure the words may
+    be using (``figure_of``, or another subject's published figure of that size)."""
+    words = f"{a.bound.value.replace('_', ' ')} {usd(a.usd)}"
+    if facts is None or not facts.scopes:
+        return _verdict(
+            a,
+            Verdict.UNVERIFIABLE,
+            f"{words}: no cost scopes are recorded for the subject",
+            [],
+            ["the ledger defines no scopes for the subject: add them to its case file"],
         )
-    else:
-        reading = "narrower" if _is_narrower(f, base) else "wider"
-    hours = f.cost.gpu_hours
-    # a $/GPU-hour only means something where GPU-hours are all the scope pays for
-    gpu_only = f.unit_prices is not None and f.gpu_rate_low is not None
+    target = reading_scope(facts, a.scope)
+    checks = [_check(a, facts, s, _reading(a, s, target), claim_date) for s in facts.scopes]
+    main = next(c for c in checks if c.scope == target.id)
+    narrower = [c for c in checks if c.reading == "narrower"]
+    wider = [c for c in checks if c.reading == "wider"]
+    others = [
+        _check(a, other, s, "other_subject", claim_date)
+        for other in elsewhere
+        for s in other.scopes
+    ]
+    verdict, reason = _decide(a.usd, words, main, narrower, wider, others)
+    evidence = [_evidence(c) for c in [*checks, *others]]
+    if a.scope is None and not target.include_inherited:
+        own = facts.scope(target)[0]
+        verdict, reason = _inheritance(a, facts, own, claim_date, verdict, reason, evidence)
+    return _verdict(a, verdict, reason, [*checks, *others], evidence)
+
+
+def _reading(a: CostAssertion, s: Scope, target: Scope) -> Reading:
+    if s is target:
+        return "stated" if a.scope else "implied"
+    return "narrower" if _is_narrower(s, target) else "wider"
+
+
+def _check(
+    a: CostAssertion, facts: SubjectCosts, s: Scope, reading: Reading, claim_date: date | None
+) -> ScopeCheck:
+    lines, gaps = facts.scope(s)
+    p = price_scope(lines, gaps, facts.book, facts.dates, claim_date, a.basis)
+    gpu = _gpu_numbers(a, p)
     return ScopeCheck(
-        scope=f.scope.id,
-        label=f.scope.label,
+        scope=s.id,
+        subject=facts.subject,
+        label=s.label,
         reading=reading,
-        cost_usd_low=f.cost.cost_usd_low,
-        cost_usd_high=f.cost.cost_usd_high,
-        gpu_hours=hours,
-        holds=_holds(assertion.bound, y, f.cost.cost_usd_low, f.cost.cost_usd_high),
-        implied_usd_per_gpu_hour=(y / Decimal(repr(hours))) if hours and gpu_only else None,
-        card_usd_per_gpu_hour_low=f.gpu_rate_low,
-        card_usd_per_gpu_hour_high=f.gpu_rate_high,
-        cards_within=_cards_within(assertion.bound, y, f),
-        cards_total=len(f.unit_prices) if f.unit_prices is not None else None,
+        status=_status(a.bound, a.usd, p),
+        cost_usd_low=p.low,
+        cost_usd_high=p.high,
+        representative_usd_low=p.rep_low,
+        representative_usd_high=p.rep_high,
+        representative=_representative(p, claim_date),
+        gpu_hours=p.gpu_hours,
+        gaps=list(p.gaps),
+        notes=list(p.notes),
+        **gpu,
     )
 
 
-def _span(c: ScopeCheck) -> str:
-    text = f"{c.label} ({usd(c.cost_usd_low)}–{usd(c.cost_usd_high)}"
-    if c.implied_usd_per_gpu_hour is not None and c.cards_total:
-        text += f"; implies {usd(c.implied_usd_per_gpu_hour)}/GPU-hour"
-        text += f", {c.cards_within} of {c.cards_total} dated prices agree"
+def _gpu_numbers(a: CostAssertion, p: ScopePrice) -> dict[str, Decimal | int | None]:
+    """$/GPU-hour figures and the count of near cards at which the bound holds, for scopes
+    priced by GPU-hours of one resource (elsewhere they mean nothing)."""
+    none: dict[str, Decimal | int | None] = {
+        "implied_usd_per_gpu_hour": None,
+        "representative_usd_per_gpu_hour": None,
+        "card_usd_per_gpu_hour_low": None,
+        "card_usd_per_gpu_hour_high": None,
+        "cards_within": None,
+        "cards_total": None,
+    }
+    if not p.gpu_only or not p.gpu_hours:
+        return none
+    q_high = sum(Decimal(repr(x.line.quantity_high)) for x in p.lines)
+    q_mid = Decimal(repr(p.gpu_hours))
+    near = {c.id: c.usd_per_unit for x in p.lines for c in x.near}
+    out = dict(none)
+    out["implied_usd_per_gpu_hour"] = a.usd / q_mid
+    out["representative_usd_per_gpu_hour"] = p.rep_high / q_high if q_high else None
+    if near:
+        prices = near.values()
+        out["card_usd_per_gpu_hour_low"] = min(prices)
+        out["card_usd_per_gpu_hour_high"] = max(prices)
+        out["cards_total"] = len(near)
+        out["cards_within"] = sum(
+            1 for price in prices if _within(a, price * q_high, price * q_mid)
+        )
+    return out
+
+
+def _within(a: CostAssertion, high: Decimal, mid: Decimal) -> bool:
+    if a.bound is CostBound.ABOUT:
+        return mid / _T <= a.usd <= mid * _T
+    return high < a.usd if a.bound is CostBound.UNDER else high <= a.usd
+
+
+def _representative(p: ScopePrice, claim_date: date | None) -> str:
+    """The representative price in words: the claimant's basis, else the median near card."""
+    if not p.lines:
+        return "nothing priced"
+    if all(x.line.unit is Unit.USD for x in p.lines):
+        return "the published dollar figures"
+    bases = sorted({x.basis for x in p.lines if x.basis})
+    market = {(x.line.resource, len(x.near)) for x in p.lines if not x.basis and x.near}
+    near = f"near {claim_date}" if claim_date else "near the work"
+    if len(market) == 1:
+        resource, n = next(iter(market))
+        words = [f"the median of {n} {resource} cards {near}"]
+    else:
+        words = [f"the median cards {near}"] if market else []
+    return "; ".join([*bases, *words])
+
+
+def _decide(
+    y: Decimal,
+    words: str,
+    main: ScopeCheck,
+    narrower: list[ScopeCheck],
+    wider: list[ScopeCheck],
+    others: list[ScopeCheck],
+) -> tuple[Verdict, str]:
+    if main.status == "holds":
+        return Verdict.SUPPORTED, f"{words} holds for {_span(main)}"
+    if main.status == "unquantified":
+        return (
+            Verdict.UNVERIFIABLE,
+            f"{words}: nothing in {main.label} is quantified ({_gaps(main)}); missing is not $0",
+        )
+    held = [c for c in narrower if c.status in _HOLDING]
+    if main.status == "extreme_prices":
+        return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}"
+    if main.status == "lower_bound":
+        missing = f"{main.label} also counts {_gaps(main)}"
+        if held:
+            return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}; {missing}"
+        return (
+            Verdict.INCONCLUSIVE,
+            f"the known part of {_span(main)} is consistent with {words}, but {missing}: a lower "
+            "bound cannot support it",
+        )
+    if held:
+        return (
+            Verdict.MISLEADING,
+            f"{words} holds only for {_spans(held)}; not for {_span(main)}, which the words imply",
+        )
+    # a wider or another subject's scope whose known part fits is enough to mislead
+    if fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]:
+        return (
+            Verdict.MISLEADING,
+            f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}",
+        )
+    if theirs := [c for c in others if c.status in (*_HOLDING, "lower_bound")]:
+        return (
+            Verdict.MISLEADING,
+            f"{words} is another subject's figure: it fits {_spans(theirs, subject=True)}; not "
+            f"{_span(main)}",
+        )
+    priced = [c for c in (main, *narrower, *wider) if c.status != "unquantified"]
+    cheapest = min(priced, key=lambda c: c.cost_usd_low)
+    if y < cheapest.cost_usd_low:
+        return (
+            Verdict.NOT_SUPPORTED,
+            f"{words} is below every scope; the cheapest, {_span(cheapest)}, costs at least "
+            f"{usd(cheapest.cost_usd_low)} at the cheapest near prices",
+        )
+    return Verdict.NOT_SUPPORTED, f"{words} fails for {_span(main)}, and fits no other scope"
+
+
+def _inheritance(
+    a: CostAssertion,
+    facts: SubjectCosts,
+    own: list[CostLine],
+    claim_date: date | None,
+    verdict: Verdict,
+    reason: str,
+    evidence: list[str],
+) -> tuple[Verdict, str]:
+    """Words about producing the model against what it inherited (the rule's docstring above),
+    unless the figure is one published for the subject over a scope that counts the base.
+
+    Where neither the model's own work nor its base has a price, but both are counted in one
+    resource (H800 GPU-hours), the comparison needs no price: at the rate the figure implies for
+    the model's own work, the base costs (its quantity / the model's quantity) times the figure.
+    """
+    lines, gaps = facts.inherited()
+    if not lines and not gaps:
+        return verdict, reason
+    wide = {s.id for s in facts.scopes if s.include_inherited}
+    for f in facts.figures:  # the figure is one published for a scope that counts the base
+        if f.scope in wide and f.usd / _T <= a.usd <= f.usd * _T:
+            evidence.append(
+                f"the figure matches {usd(f.usd)} published by {f.said_by} ({f.citation}) for "
+                f"{f.scope}, which counts the inherited base"
+            )
+            return verdict, reason
+    p = price_scope(lines, gaps, facts.book, facts.dates, claim_date, a.basis)
+    bases = ", ".join(dict.fromkeys(x.subject for x in lines)) or "the base model"
+    if not p.quantified:
+        kinds = {(x.resource, x.unit) for x in own if x.unit not in INFORMATIONAL_UNITS}
+        same = [x for x in lines if (x.resource, x.unit) in kinds]
+        q_own = sum(x.quantity_low for x in own if x.unit not in INFORMATIONAL_UNITS)
+        if len(kinds) == 1 and same and q_own > 0:
+            ratio = Decimal(repr(sum(x.quantity_low for x in same) / q_own))
+            resource, unit = next(iter(kinds))
+            evidence.append(
+                f"inherited from {bases}: at least {ratio:,.1f} times the model's own "
+                f"{resource} {unit.value}s, so {ratio:,.1f}x the figure at the rate it implies"
+            )
+            if ratio >= INHERITANCE_FACTOR:
+                return (
+                    most_serious([verdict, Verdict.MISLEADING]),
+                    f"{reason}; the words speak of producing the model, and leave out the "
+                    f"inherited {bases}: at whatever price makes the figure right, at least "
+                    f"{ratio:,.0f}x the figure ({resource}, {ratio:,.1f} times the model's own)",
+                )
+            return verdict, reason
+        evidence.append(f"inherited from {bases}: not quantified ({'; '.join(p.gaps)})")
+        return verdict, reason
+    known = "at least " if p.gaps else ""
+    cost = f"{known}{_range(p.rep_low, p.rep_high)}"
+    evidence.append(f"inherited from {bases} (not in the scope the words imply): {cost}")
+    if p.rep_low < INHERITANCE_FACTOR * a.usd:
+        return verdict, reason
+    ratio = p.rep_low / a.usd
+    return (
+        most_serious([verdict, Verdict.MISLEADING]),
+        f"{reason}; the words speak of producing the model, and leave out the inherited "
+        f"{bases}: {cost}, {known}{ratio:,.0f}x the figure",
+    )
+
+
+def _range(low: Decimal, high: Decimal) -> str:
+    return usd(low) if low == high else f"{usd(low)}–{usd(high)}"
+
+
+def _span(c: ScopeCheck, subject: bool = False) -> str:
+    whose = f"{c.subject}'s " if subject else ""
+    text = f"{whose}{c.label} ({_range(c.representative_usd_low, c.representative_usd_high)}"
+    text += f" at {c.representative}"
+    if c.gaps:
+        text += ", a lower bound"
+    if c.implied_usd_per_gpu_hour is not None:
+        text += f"; the figure implies {usd(c.implied_usd_per_gpu_hour)}/GPU-hour"
     return text + ")"
 
 
-def _evidence(c: ScopeCheck) -> str:
+def _spans(checks: Sequence[ScopeCheck], subject: bool = False) -> str:
+    """Scopes that hold, each saying how: at the representative price, only at the cheap end of
+    the prices, or as far as known (a lower bound)."""
+    how = {
+        "extreme_prices": " only at the cheap end of the prices",
+        "lower_bound": ", as far as known",
+    }
+    return "; ".join(_span(c, subject) + how.get(c.status, "") for c in checks)
+
+
+def _gaps(c: ScopeCheck) -> str:
+    return "; ".join(c.gaps)
+
+
+def _needs(c: ScopeCheck) -> str:
+    """Where a bound holds only at the cheap (or dear) end: the price it needs, and the count."""
+    rep = _range(c.representative_usd_low, c.representative_usd_high)
+    implied, typical = c.implied_usd_per_gpu_hour, c.representative_usd_per_gpu_hour
+    if implied is None or typical is None:
+        return (
+            f"the ends of its range ({_range(c.cost_usd_low, c.cost_usd_high)}); at "
+            f"{c.representative} it is {rep}"
+        )
+    end = "cheap" if typical > implied else "dear"
     text = (
-        f"{c.label} [{c.reading}]: {usd(c.cost_usd_low)}–{usd(c.cost_usd_high)}"
-        f"{'' if c.gpu_hours is None else f', {c.gpu_hours:,.2f} GPU-hours'}: {c.holds}"
+        f"the {end} end of the prices: it needs about {usd(implied)}/GPU-hour, against "
+        f"{usd(typical)} at {c.representative}"
     )
+    if c.cards_total:
+        text += f"; {c.cards_within} of {c.cards_total} near cards meet it"
+    return f"{text}; at the representative price it is {rep}"
+
+
+def _evidence(c: ScopeCheck) -> str:
+    whose = f"{c.subject}: " if c.reading == "other_subject" else ""
+    text = (
+        f"{whose}{c.label} [{c.reading}]: {c.status.replace('_', ' ')}; "
+        f"{_range(c.representative_usd_low, c.representative_usd_high)} at {c.representative}; "
+        f"market {_range(c.cost_usd_low, c.cost_usd_high)}"
+    )
+    if c.gpu_hours is not None:
+        text += f", {c.gpu_hours:,.2f} GPU-hours"
     if c.implied_usd_per_gpu_hour is not None:
         text += f"; the figure implies {usd(c.implied_usd_per_gpu_hour)}/GPU-hour"
         if c.card_usd_per_gpu_hour_low is not None:
             text += (
-                f" (GPU cards applied: {usd(c.card_usd_per_gpu_hour_low)}–"
-                f"{usd(c.card_usd_per_gpu_hour_high)}/GPU-hour)"
+                f" (near cards {usd(c.card_usd_per_gpu_hour_low)}–"
+                f"{usd(c.card_usd_per_gpu_hour_high)}/GPU-hour; holds at {c.cards_within} of "
+                f"{c.cards_total})"
             )
-    if c.cards_total:
-        text += f"; holds at {c.cards_within} of {c.cards_total} dated prices"
+    if c.gaps:
+        text += f"; not quantified: {_gaps(c)}"
+    if c.notes:
+        text += f"; {'; '.join(c.notes)}"
     return text
+
+
+def _verdict(
+    a: CostAssertion,
+    verdict: Verdict,
+    reason: str,
+    checks: list[ScopeCheck],
+    evidence: list[str],
+) -> AssertionVerdict:
+    return AssertionVerdict(
+        id=a.id,
+        kind="cost",
+        text=a.text,
+        verdict=verdict,
+        reason=reason,
+        numbers=[
+            f"{c.subject + ': ' if c.reading == 'other_subject' else ''}{c.label}: "
+            f"{_range(c.representative_usd_low, c.representative_usd_high)} "
+            f"({c.status.replace('_', ' ')})"
+            for c in checks
+        ],
+        evidence=evidence,
+        scopes=checks,
+    )

@@ -17,6 +17,11 @@ class UnknownNameError(ClaimInputError):
     """A model, benchmark, training set or scope that the registry or ledger does not know."""
 
 
+class AmbiguousNameError(UnknownNameError):
+    """A name (a bare family name such as "QwQ") that means several models, and no date picks
+    one of them: which model it names is unknown."""
+
+
 def nearest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """The known names closest to ``name`` (case-insensitive), best first."""
     by_key = {k.casefold(): k for k in known}

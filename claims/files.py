@@ -15,13 +15,15 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from claims.errors import ClaimInputError, UnknownNameError
+from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.registry import Registry
 from claims.schema import (
     CLAIMS_SCHEMA_VERSION,
     ClaimFile,
     ComparisonAssertion,
     DataEfficiencyAssertion,
+    ModelEntry,
+    RelativeQualityAssertion,
 )
 from ledger.errors import NotFoundError
 from ledger.files import Locator, check_version, load_structured, validate
@@ -117,6 +119,8 @@ def read_claim(path: Path, registry: Registry) -> LoadedClaim:
             _check_comparison(loaded, i, assertion, registry)
         elif isinstance(assertion, DataEfficiencyAssertion):
             _check_data_efficiency(loaded, i, assertion, registry)
+        elif isinstance(assertion, RelativeQualityAssertion):
+            _check_relative_quality(loaded, i, assertion, registry)
     return loaded
 
 
@@ -130,20 +134,69 @@ def _resolve(loaded: LoadedClaim, loc: tuple[int | str, ...], lookup: Callable[[
 
 
 def _subject_model(loaded: LoadedClaim, registry: Registry) -> str:
-    _resolve(loaded, ("subject",), lambda: registry.model(loaded.claim.subject))
-    return registry.model(loaded.claim.subject).id
+    claim = loaded.claim
+    _resolve(loaded, ("subject",), lambda: registry.model(claim.subject, claim.source.date))
+    return registry.model(claim.subject, claim.source.date).id
+
+
+def _model(loaded: LoadedClaim, loc: tuple[int | str, ...], name: str, registry: Registry) -> str:
+    """A model named in an assertion, resolved with the claim's source date."""
+    date = loaded.claim.source.date
+    _resolve(loaded, loc, partial(registry.model, name, date))
+    return registry.model(name, date).id
+
+
+def _refuse(loaded: LoadedClaim, i: int, field: str, why: str) -> ClaimInputError:
+    return ClaimInputError(
+        f"{loaded.where('assertions', i, field)}field assertions[{i}].{field}: {why}"
+    )
 
 
 def _check_comparison(
     loaded: LoadedClaim, i: int, a: ComparisonAssertion, registry: Registry
 ) -> None:
-    _subject_model(loaded, registry)
+    subject = _subject_model(loaded, registry)
     if a.benchmarks is not None and a.areas is not None:
-        raise ClaimInputError(
-            f"{loaded.where('assertions', i, 'areas')}field assertions[{i}].areas: give "
-            "benchmarks or areas, not both"
+        raise _refuse(loaded, i, "areas", "give benchmarks or areas, not both")
+    if a.comparator is not None and a.comparators is not None:
+        raise _refuse(loaded, i, "comparators", "give comparator or comparators, not both")
+    if a.comparator is None and a.comparators is None and a.comparator_text is None:
+        raise _refuse(
+            loaded,
+            i,
+            "comparator",
+            "name the comparator (comparator, or a set under comparators), or quote an unnamed "
+            "one under comparator_text",
         )
-    _resolve(loaded, ("assertions", i, "comparator"), lambda: registry.model(a.comparator))
+    named = []
+    if a.comparator is not None:
+        named.append(_model(loaded, ("assertions", i, "comparator"), a.comparator, registry))
+    for j, name in enumerate(a.comparators or []):
+        named.append(_model(loaded, ("assertions", i, "comparators", j), name, registry))
+    for j, bench in enumerate(a.benchmarks or []):
+        _resolve(loaded, ("assertions", i, "benchmarks", j), partial(registry.benchmark, bench))
+    if a.table is not None:
+        _check_table(loaded, i, a.table, [subject, *named], registry)
+
+
+def _check_table(
+    loaded: LoadedClaim, i: int, table: str, models: list[str], registry: Registry
+) -> None:
+    """A pinned table must exist and score the subject and every comparator."""
+    if table not in registry.table_notes:
+        exc = unknown("table", table, registry.table_notes)
+        raise _refuse(loaded, i, "table", str(exc))
+    scored = {s.model for s in registry.scores if s.table == table}
+    for model in models:
+        if model not in scored:
+            raise _refuse(loaded, i, "table", f"table {table!r} has no score of {model}")
+
+
+def _check_relative_quality(
+    loaded: LoadedClaim, i: int, a: RelativeQualityAssertion, registry: Registry
+) -> None:
+    _subject_model(loaded, registry)
+    _model(loaded, ("assertions", i, "comparator"), a.comparator, registry)
     for j, bench in enumerate(a.benchmarks or []):
         _resolve(loaded, ("assertions", i, "benchmarks", j), partial(registry.benchmark, bench))
 
@@ -151,12 +204,40 @@ def _check_comparison(
 def _check_data_efficiency(
     loaded: LoadedClaim, i: int, a: DataEfficiencyAssertion, registry: Registry
 ) -> None:
-    recipe = recipe_of(loaded, i, a, registry)
-    for field in ("small_dataset", "large_dataset"):
-        lookup = partial(registry.trained_model, recipe, getattr(a, field))
-        _resolve(loaded, ("assertions", i, field), lookup)
+    if (a.large_dataset is None) == (a.large_model is None):
+        raise _refuse(
+            loaded,
+            i,
+            "large_dataset",
+            "give large_dataset (a training set of the same recipe) or large_model (another "
+            "model), exactly one",
+        )
+    efficiency_sides(loaded, i, a, registry)
     for j, bench in enumerate(a.benchmarks or []):
         _resolve(loaded, ("assertions", i, "benchmarks", j), partial(registry.benchmark, bench))
+
+
+def efficiency_sides(
+    loaded: LoadedClaim, i: int, a: DataEfficiencyAssertion, registry: Registry
+) -> tuple[ModelEntry, ModelEntry]:
+    """The small side's model (its training set, of the recipe) and the large side's (a
+    training set of the same recipe, or a named model).
+
+    Raises:
+        InputError: an unknown training set or model, with the file, line and field.
+    """
+    recipe = recipe_of(loaded, i, a, registry)
+    at = ("assertions", i)
+    small = partial(registry.trained_model, recipe, a.small_dataset)
+    _resolve(loaded, (*at, "small_dataset"), small)
+    if a.large_model is not None:
+        large = registry.models[_model(loaded, (*at, "large_model"), a.large_model, registry)]
+    else:
+        assert a.large_dataset is not None
+        find = partial(registry.trained_model, recipe, a.large_dataset)
+        _resolve(loaded, (*at, "large_dataset"), find)
+        large = find()
+    return small(), large
 
 
 def recipe_of(loaded: LoadedClaim, i: int, a: DataEfficiencyAssertion, registry: Registry) -> str:

@@ -1,13 +1,16 @@
 """The baseline registry: published scores by exact model and benchmark, with their sources.
 
-The bundled file (``claims/data/baselines.yaml``) can be extended by user files in the same
-format. Model identity is exact: ``o1``, ``o1-preview`` and ``o1-mini`` are different models,
-and an alias ("DeepSeek R1", "R1") names exactly one of them. Conflicting published values for
-the same model and benchmark are all kept; :meth:`Registry.scores_for` orders them by preference.
+The bundled registry (``claims/data/baselines.yaml``, then ``claims/data/baselines/*.yaml`` in
+name order) can be extended by user files in the same format. Model identity is exact: ``o1``,
+``o1-preview`` and ``o1-mini`` are different models, and an alias ("DeepSeek R1", "R1") names
+exactly one of them, except a name several dated models share ("QwQ"), which a date resolves.
+Conflicting published values for the same model and benchmark are all kept;
+:meth:`Registry.scores_for` orders them by preference.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,11 +19,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from claims.errors import ClaimInputError, UnknownNameError, unknown
+from claims.errors import AmbiguousNameError, ClaimInputError, UnknownNameError, unknown
 from claims.report import BaselineRow
 from claims.schema import (
     CLAIMS_SCHEMA_VERSION,
     Benchmark,
+    BenchmarkOverride,
     ModelEntry,
     Origin,
     ProtocolKind,
@@ -67,7 +71,9 @@ class Registry:
         self.differences: list[Difference] = []
         self.wins: list[ReportedWin] = []
         self.table_notes: dict[str, str | None] = {}
-        self._model_keys: dict[str, str] = {}
+        self.overrides: list[tuple[str, str, BenchmarkOverride]] = []
+        """(benchmark id, file, override) of every benchmark correction, in order."""
+        self._model_keys: dict[str, list[str]] = {}
         self._bench_keys: dict[str, str] = {}
 
     # ---- building ------------------------------------------------------------------------------
@@ -85,10 +91,12 @@ class Registry:
             where = ("benchmarks", i, "id")
             self._define(self.benchmarks, bench.id, bench, path, locate, where)
             self._index(self._bench_keys, bench.id, [bench.id, *bench.aliases], path, locate, where)
+        for i, fix in enumerate(file.benchmark_overrides):
+            self._override(fix, path, locate, ("benchmark_overrides", i))
         for i, model in enumerate(file.models):
             where = ("models", i, "id")
             self._define(self.models, model.id, model, path, locate, where)
-            self._index(self._model_keys, model.id, [model.id, *model.aliases], path, locate, where)
+            self._index_model(model, path, locate, where)
         for t in range(len(file.tables)):
             self._add_table(file, t, path, locate)
         for i, win in enumerate(file.reported_wins):
@@ -195,6 +203,55 @@ class Registry:
                 )
             keys[key] = ident
 
+    def _override(self, fix: BenchmarkOverride, path: PathLike, locate: Locator, at: Loc) -> None:
+        """Correct a defined benchmark's metadata, and the n of the scores already on it."""
+        ident = self._ref_bench(fix.id, path, locate, (*at, "id"))
+        changes = {
+            f: getattr(fix, f)
+            for f in ("n", "name", "areas", "note")
+            if getattr(fix, f) is not None
+        }
+        if not changes:
+            raise ClaimInputError(
+                f"{path}: {locate(at)}field {at[0]}[{at[1]}]: nothing to correct: give n, name, "
+                "areas or note"
+            )
+        if "n" in changes:
+            changes["citation"] = fix.source
+        self.benchmarks[ident] = self.benchmarks[ident].model_copy(update=changes)
+        if "n" in changes:
+            self.scores = [
+                s.model_copy(update={"n": fix.n}) if s.benchmark == ident else s
+                for s in self.scores
+            ]
+        self.overrides.append((ident, str(path), fix))
+
+    def _index_model(self, model: ModelEntry, path: PathLike, locate: Locator, where: Loc) -> None:
+        """Index a model's id and aliases. A name may mean several models only where it is none
+        of their ids, each has a release date, and no two share one (a date then picks)."""
+        for name in [model.id, *model.aliases]:
+            key = name_key(name)
+            owners = self._model_keys.setdefault(key, [])
+            others = [self.models[o] for o in owners if o != model.id]
+            if others:
+                shared = [*others, model]
+                undated = [m.id for m in shared if m.released is None]
+                dates = [m.released for m in shared]
+                problem = ""
+                if any(name_key(m.id) == key for m in shared):
+                    problem = "it is a model id"
+                elif undated:
+                    problem = f"a shared name needs `released` on each model ({', '.join(undated)})"
+                elif len(set(dates)) < len(dates):
+                    problem = "models sharing a name need different `released` dates"
+                if problem:
+                    raise ClaimInputError(
+                        f"{path}: {locate(where)}field {where[0]}[{where[1]}]: name {name!r} of "
+                        f"{model.id!r} already means {others[0].id!r} ({problem})"
+                    )
+            if model.id not in owners:
+                owners.append(model.id)
+
     def _ref_model(self, name: str, path: PathLike, locate: Locator, where: Loc) -> str:
         try:
             return self.model(name).id
@@ -216,18 +273,46 @@ class Registry:
 
     # ---- lookups -------------------------------------------------------------------------------
 
-    def find_model(self, name: str) -> ModelEntry | None:
-        """The model an id or alias names exactly, or ``None``."""
-        ident = self._model_keys.get(name_key(name))
-        return self.models[ident] if ident else None
+    def candidates(self, name: str) -> list[ModelEntry]:
+        """Every model a name means, oldest release first (one, except for a shared name)."""
+        found = [self.models[i] for i in self._model_keys.get(name_key(name), [])]
+        return sorted(found, key=lambda m: m.released or dt.date.min)
 
-    def model(self, name: str) -> ModelEntry:
-        """The model an id or alias names.
+    def find_model(self, name: str, on: dt.date | None = None) -> ModelEntry | None:
+        """The model an id or alias names exactly, or ``None``.
+
+        A name shared by several models (a bare family name) means the one current on ``on``:
+        the latest released on or before that date.
+
+        Raises:
+            AmbiguousNameError: a shared name with no date, or none of its models released by
+                then; the message lists the candidates.
+        """
+        found = self.candidates(name)
+        if len(found) <= 1:
+            return found[0] if found else None
+        listed = ", ".join(f"{m.id} (released {m.released})" for m in found)
+        if on is None:
+            raise AmbiguousNameError(
+                f"{name!r} names several models: {listed}; the claim's source date picks the one "
+                "current then: give source.date, or name the model by its id"
+            )
+        current = [m for m in found if m.released is not None and m.released <= on]
+        if not current:
+            raise AmbiguousNameError(
+                f"{name!r} names several models, none released by {on}: {listed}; name the "
+                "model by its id"
+            )
+        return current[-1]
+
+    def model(self, name: str, on: dt.date | None = None) -> ModelEntry:
+        """The model an id or alias names (on date ``on``, for a shared name).
 
         Raises:
             UnknownNameError: no model has that name; the nearest names are suggested.
+            AmbiguousNameError: see :meth:`find_model`.
         """
-        found = self.find_model(name)
+        found = self.find_model(name, on)
         if found is None:
             names = [*self.models, *(a for m in self.models.values() for a in m.aliases)]
             raise unknown(
@@ -235,9 +320,22 @@ class Registry:
                 name,
                 names,
                 " (receipts baselines list shows every model)",
-                canonical=lambda known: self._model_keys[name_key(known)],
+                canonical=lambda known: self._model_keys[name_key(known)][0],
             )
         return found
+
+    def name_words(self, name: str, on: dt.date | None = None) -> str:
+        """What a name resolved to, for evidence: ``'R1' is deepseek-r1 (DeepSeek-R1; aliases
+        are exact)``, or for a shared name which models it means and why the date picks one."""
+        model = self.model(name, on)
+        found = self.candidates(name)
+        if len(found) <= 1:
+            return f"{name!r} is {model.id} ({model.name}; aliases are exact)"
+        listed = ", ".join(f"{m.id} released {m.released}" for m in found)
+        return (
+            f"{name!r} is {model.id} ({model.name}): of the models the name means ({listed}), "
+            f"the latest released by the claim's date {on}"
+        )
 
     def benchmark(self, name: str) -> Benchmark:
         """The benchmark an id or alias names.
@@ -367,8 +465,25 @@ class Registry:
 
 
 def bundled_registry_path() -> Traversable:
-    """The registry shipped with receipts."""
+    """The main registry file shipped with receipts."""
     return resources.files("claims") / "data" / "baselines.yaml"
+
+
+def bundled_registry_paths(folder: Traversable | None = None) -> list[Traversable]:
+    """The shipped registry: ``baselines.yaml``, then ``baselines/*.yaml`` in name order.
+
+    The folder (``folder`` replaces it, for tests) may be empty or absent; its files follow the
+    same merge rules as user files.
+    """
+    if folder is None:
+        folder = resources.files("claims") / "data" / "baselines"
+    extra: list[Traversable] = []
+    if folder.is_dir():
+        extra = sorted(
+            (f for f in folder.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))),
+            key=lambda f: f.name,
+        )
+    return [bundled_registry_path(), *extra]
 
 
 def read_registry_file(path: Path) -> tuple[RegistryFile, Locator]:
@@ -378,16 +493,19 @@ def read_registry_file(path: Path) -> tuple[RegistryFile, Locator]:
     return validate(RegistryFile, data, path, locate), locate
 
 
-def load_registry(extra: Sequence[Path] = ()) -> Registry:
+def load_registry(extra: Sequence[Path] = (), bundled: Traversable | None = None) -> Registry:
     """The bundled registry extended by the user's files, in order.
+
+    ``bundled`` replaces the folder of shipped extension files (``claims/data/baselines/``).
 
     Raises:
         InputError: a file is malformed or refers to something unknown.
     """
     registry = Registry()
-    with resources.as_file(bundled_registry_path()) as bundled:
-        file, locate = read_registry_file(bundled)
-        registry.add(file, bundled, locate)
+    for shipped in bundled_registry_paths(bundled):
+        with resources.as_file(shipped) as bundled:
+            file, locate = read_registry_file(bundled)
+            registry.add(file, bundled, locate)
     for path in extra:
         file, locate = read_registry_file(path)
         registry.add(file, path, locate)

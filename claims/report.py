@@ -50,6 +50,9 @@ class IntervalMethod(StrEnum):
     """Paired per-item results: seeded percentile bootstrap interval and exact McNemar p-value."""
     PUBLISHED = "published"
     """An interval the source computed itself from its own items (cited, not recomputed)."""
+    MOVER = "mover"
+    """Unpaired, for a share of the comparator's score (subject - f x comparator): the MOVER
+    interval from two Wilson intervals (Zou and Donner 2008); Newcombe's when f is 1."""
 
 
 class DifferenceTest(Record):
@@ -143,6 +146,13 @@ class BenchmarkCheck(Record):
     """Other published values of either side."""
     notes: list[str] = []
     """Caveats the registry records on the two scores used."""
+    like_for_like: bool = False
+    """Whether one table scored both sides under one protocol (its own measurements, none
+    copied); otherwise each side's headline score was used, flagged where the tables differ."""
+    subject_table: str | None = None
+    """Table of the subject's published score (``None`` for paired per-item results)."""
+    comparator_table: str | None = None
+    """Table of the comparator's published score."""
 
 
 class ComparatorCheck(Record):
@@ -163,33 +173,53 @@ class ComparatorCheck(Record):
     """Areas the words name with no benchmark in the subject's report."""
 
 
+ScopeStatus = Literal["holds", "extreme_prices", "lower_bound", "unquantified", "fails"]
+
+
 class ScopeCheck(Record):
-    """A cost bound against one ledger scope."""
+    """A cost bound against one ledger scope, priced for the claim (docs/claims.md)."""
 
     scope: str
     """Scope id."""
+    subject: str
+    """The subject the scope is defined for (another subject's where the figure is theirs)."""
     label: str
     """What it counts."""
-    reading: Literal["stated", "implied", "narrower", "wider"]
-    """The claimant's stated scope, the one the words imply, or narrower or wider than that."""
+    reading: Literal["stated", "implied", "narrower", "wider", "other_subject"]
+    """The scope the words state, the one they imply (producing the model), narrower or wider
+    than that, or a scope of the subject whose figure the words use."""
+    status: ScopeStatus
+    """``holds`` at the representative price; holds only at ``extreme_prices`` (the cheap end,
+    or for "about" the dear end, of the cards near the work); consistent, but only a
+    ``lower_bound`` is known (gaps); nothing ``unquantified``; or ``fails`` at every price."""
     cost_usd_low: Usd
-    """Scope's low total."""
+    """Market low: the cheapest near card (or basis) at the low quantities; gaps not included."""
     cost_usd_high: Usd
-    """Scope's high total."""
+    """Market high: the dearest near card (or basis) at the high quantities."""
+    representative_usd_low: Usd
+    """At the representative price (basis, else median near card), low quantities."""
+    representative_usd_high: Usd
+    """At the representative price, high quantities."""
+    representative: str
+    """What the representative price is, in words."""
     gpu_hours: float | None
-    """Scope's central GPU-hours."""
-    holds: Literal["holds", "partly", "fails"]
-    """Whole range within the bound, only its low end, or none of it."""
+    """Central GPU-hours of what is priced."""
     implied_usd_per_gpu_hour: Usd | None
-    """The figure divided by the scope's GPU-hours."""
+    """The figure divided by the scope's GPU-hours (scopes priced by GPU-hours of one kind)."""
+    representative_usd_per_gpu_hour: Usd | None
+    """The representative price per GPU-hour (same scopes)."""
     card_usd_per_gpu_hour_low: Usd | None
-    """Cheapest GPU-hour card applied in the scope."""
+    """Cheapest near GPU-hour card (same scopes)."""
     card_usd_per_gpu_hour_high: Usd | None
-    """Dearest GPU-hour card applied in the scope."""
+    """Dearest near GPU-hour card (same scopes)."""
     cards_within: int | None
-    """Dated cards at which the bound holds (scopes priced by one resource only)."""
+    """Near cards at which the bound holds (same scopes)."""
     cards_total: int | None
-    """Dated cards that apply (scopes priced by one resource only)."""
+    """Near cards (same scopes)."""
+    gaps: list[str] = []
+    """What the scope counts that nobody quantified or priced: never counted as $0."""
+    notes: list[str] = []
+    """Cards far from the work, a basis that could not be applied."""
 
 
 class AssertionVerdict(Record):
@@ -197,7 +227,7 @@ class AssertionVerdict(Record):
 
     id: str
     """Assertion id."""
-    kind: Literal["cost", "comparison", "data_efficiency"]
+    kind: Literal["cost", "comparison", "data_efficiency", "relative_quality"]
     """Assertion kind."""
     text: str
     """The words."""

@@ -12,8 +12,9 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ledger.enums import Unit
 from ledger.schema import Id, Money, Record, Source
 
 CLAIMS_SCHEMA_VERSION = 1
@@ -129,6 +130,28 @@ class Gain(Record):
     """Whether the words say "up to": the largest gain over the benchmarks."""
 
 
+class PriceBasis(Record):
+    """A price a claimant states for one resource: a rate, or a vendor's dated cards."""
+
+    resource: str
+    """The resource priced, as the ledger names it (``gpu/H800``)."""
+    unit: Unit = Unit.GPU_HOUR
+    """The unit priced."""
+    usd_per_unit: Money | None = None
+    """The stated rate in US dollars per unit ("$2 per GPU hour")."""
+    vendor: str | None = None
+    """A vendor whose dated cards give the rate ("according to Lambda Cloud pricing"): its card
+    dated nearest the work."""
+    quote: str | None = None
+    """The claimant's words stating the basis."""
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> PriceBasis:
+        if (self.usd_per_unit is None) == (self.vendor is None):
+            raise ValueError("give usd_per_unit or vendor, exactly one")
+        return self
+
+
 class CostAssertion(Record):
     """ "Trained for under $50": a dollar bound on the subject's cost."""
 
@@ -143,12 +166,20 @@ class CostAssertion(Record):
     usd: Money
     """The dollar figure."""
     scope: Id | None = None
-    """The ledger scope the claimant stated, where they stated one; otherwise the engine reads the
-    words as the cost of producing the model (see docs/claims.md)."""
+    """The ledger scope the words themselves state ("the final run cost $Y"), where they state
+    one: the figure is judged on it. Otherwise the engine reads the words as the cost of producing
+    the model, and inherited costs count against them (see docs/claims.md)."""
+    basis: list[PriceBasis] = []
+    """The price basis the claimant states ("assuming $2 per H800-hour", "at Lambda's prices"):
+    the representative price of those resources. The market range is shown beside it."""
+    figure_of: Id | None = None
+    """The ledger subject whose figure the words credit to this one (one model's training cost
+    reported as its successor's), where the claim says so."""
 
 
 class ComparisonAssertion(Record):
-    """ "Rivals o1", "beats o1-preview on AIME24": the subject against a named comparator."""
+    """ "Rivals o1", "beats o1-preview on AIME24", "the best open model": the subject against a
+    named comparator, a named set of them, or an unnamed one ("previous SOTA")."""
 
     kind: Literal["comparison"]
     """Assertion kind."""
@@ -158,8 +189,21 @@ class ComparisonAssertion(Record):
     """The words that make the assertion."""
     relation: Relation
     """Beats, or one of the parity relations."""
-    comparator: str
-    """The comparator as the words name it ("DeepSeek R1"); resolved through registry aliases."""
+    comparator: str | None = None
+    """The comparator as the words name it ("DeepSeek R1"); resolved through registry aliases, a
+    family name with the claim's source date (docs/claims.md). Give this, ``comparators`` or
+    only ``comparator_text``."""
+    comparators: Annotated[list[str], Field(min_length=1)] | None = None
+    """A named set ("the best open models": a, b and c): the relation must hold against each;
+    the verdict is the most serious of theirs."""
+    comparator_text: str | None = None
+    """The comparator in the words' own terms ("previous SOTA"). Alone, without ``comparator``
+    or ``comparators``, it states an unnamed comparator: the verdict is ``unverifiable``."""
+    table: Id | None = None
+    """Pin a published table: both sides' scores come from it."""
+    protocol: Protocol | None = None
+    """Pin a protocol: only scores produced under it count (``kind`` must agree; samples,
+    temperature and top_p where stated here)."""
     benchmarks: list[str] | None = None
     """Benchmarks the words name; ``None`` to use ``areas`` (give one or the other)."""
     areas: list[Area] | None = None
@@ -172,7 +216,9 @@ class ComparisonAssertion(Record):
 
 
 class DataEfficiencyAssertion(Record):
-    """ "1K examples match the full 59K": two training sets of one recipe."""
+    """ "1K examples match the full 59K": two training sets of one recipe; or "matches X with 1%
+    of the data": the subject's training set against another model (``large_model``) trained by
+    another recipe."""
 
     kind: Literal["data_efficiency"]
     """Assertion kind."""
@@ -186,10 +232,17 @@ class DataEfficiencyAssertion(Record):
     """Training set of the claimed-efficient model, e.g. ``s1K``."""
     small_examples: Annotated[int, Field(gt=0)] | None = None
     """Its size as the words state it."""
-    large_dataset: str
-    """Training set it is compared with, e.g. ``59K-full``."""
+    large_dataset: str | None = None
+    """Training set of the same recipe it is compared with, e.g. ``59K-full``; or give
+    ``large_model``."""
+    large_model: str | None = None
+    """The model it is compared with, across recipes ("matches X"); its training-set size is
+    the registry's ``trained_on.examples`` of that model."""
     large_examples: Annotated[int, Field(gt=0)] | None = None
     """Its size as the words state it."""
+    data_fraction_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    """The share of the large side's data the words state ("with 1% of the data": 1), percent;
+    checked against the registry's sizes (within 20%)."""
     recipe: str | None = None
     """Training recipe both sets were used with; default: the subject's."""
     benchmarks: list[str] | None = None
@@ -198,8 +251,42 @@ class DataEfficiencyAssertion(Record):
     """A margin the words state, in percentage points."""
 
 
+class JudgeKind(StrEnum):
+    """Who judged a relative-quality claim."""
+
+    MODEL = "model"
+    """Another model's preference ("as judged by GPT-4")."""
+    PEOPLE = "people"
+    """People's preference (raters, a public arena)."""
+    UNSTATED = "unstated"
+    """The words do not say."""
+
+
+class RelativeQualityAssertion(Record):
+    """ "90% of ChatGPT quality": the subject's quality as a share of a comparator's."""
+
+    kind: Literal["relative_quality"]
+    """Assertion kind."""
+    id: Id
+    """Identifier, unique in the claim."""
+    text: str
+    """The words that make the assertion."""
+    comparator: str
+    """The comparator as the words name it; resolved like a comparison's."""
+    fraction_pct: Annotated[float, Field(gt=0)]
+    """The stated share, percent ("90% of ChatGPT quality": 90)."""
+    judge: JudgeKind
+    """Who judged the quality: another model, people, or unstated."""
+    judge_name: str | None = None
+    """The judge as the words name it ("GPT-4")."""
+    benchmarks: list[str] | None = None
+    """Scored benchmarks to check the share on (subject >= fraction x comparator); ``None``:
+    the words rest on the judge's preference alone, so the verdict is ``unverifiable``."""
+
+
 Assertion = Annotated[
-    CostAssertion | ComparisonAssertion | DataEfficiencyAssertion, Field(discriminator="kind")
+    CostAssertion | ComparisonAssertion | DataEfficiencyAssertion | RelativeQualityAssertion,
+    Field(discriminator="kind"),
 ]
 
 
@@ -214,9 +301,18 @@ class ClaimFile(Record):
     """One line on what the claim is."""
     subject: str
     """The model the claim is about: a ledger subject id and/or a registry model name."""
-    case: str | None = None
-    """A ledger case (bundled name or file) loaded idempotently before checking, as
-    ``receipts audit`` does; ``None`` where the subject is already in the ledger or has no costs."""
+    case: str | list[str] | None = None
+    """A ledger case (bundled name or file), or several (the case of a subject named in
+    ``figure_of`` too), loaded idempotently before checking, as ``receipts audit`` does; ``None``
+    where the subject is already in the ledger or has no costs."""
+
+    @property
+    def cases(self) -> list[str]:
+        """The cases to load, in order."""
+        if self.case is None:
+            return []
+        return [self.case] if isinstance(self.case, str) else list(self.case)
+
     source: ClaimSource
     """Where it was said."""
     assertions: list[Assertion] = Field(min_length=1)
@@ -274,6 +370,9 @@ class ModelEntry(Record):
     family: str | None = None
     """Models of one family (``o1``: o1, o1-preview, o1-mini) are checked as alternative readings
     when the subject's own table lists them."""
+    released: dt.date | None = None
+    """Public release date. Several models may share an alias (a bare family name, "QwQ") only
+    where each has one: a claim's source date then picks the model current on that date."""
     trained_on: TrainingSet | None = None
     """Training set and recipe, where known."""
     note: str | None = None
@@ -390,6 +489,25 @@ class ReportedWin(Record):
     """Where the source says so."""
 
 
+class BenchmarkOverride(Record):
+    """A correction of an already defined benchmark's metadata (a missing n), with its source."""
+
+    id: str
+    """The benchmark to correct: id or alias."""
+    n: Annotated[int, Field(gt=0)] | None = None
+    """Corrected number of items; ``None`` leaves it."""
+    name: str | None = None
+    """Corrected display name; ``None`` leaves it."""
+    areas: list[Area] | None = None
+    """Corrected areas; ``None`` leaves them."""
+    note: str | None = None
+    """Corrected caveats; ``None`` leaves them."""
+    reason: str
+    """Why the bundled metadata is wrong or incomplete."""
+    source: str
+    """Where the corrected figures are stated (a citation: tag and location, or a URL)."""
+
+
 class RegistryFile(Record):
     """A baseline registry file: the bundled one, or a user's extension."""
 
@@ -405,6 +523,9 @@ class RegistryFile(Record):
     """Published score tables."""
     reported_wins: list[ReportedWin] = []
     """Comparators sources report beating."""
+    benchmark_overrides: list[BenchmarkOverride] = []
+    """Corrections of benchmarks defined before (in an earlier file or above), applied before
+    this file's tables; a plain redefinition under ``benchmarks`` is refused."""
 
 
 class Score(Record):
@@ -461,3 +582,7 @@ class ItemResultsFile(Record):
     """Format version."""
     results: list[ItemResults] = Field(min_length=1)
     """One entry per model and benchmark."""
+
+
+# ComparisonAssertion pins a Protocol, defined further down with the registry's records.
+ComparisonAssertion.model_rebuild(force=True)

@@ -95,6 +95,24 @@ def newcombe_difference(
     return Interval(estimate=count1 / n1 - count2 / n2, low=float(low), high=float(high))
 
 
+def weighted_difference(
+    count1: float, n1: int, count2: float, n2: int, weight: float, confidence: float = CONFIDENCE
+) -> Interval:
+    """Interval for p1 - weight * p2 of two independent proportions (weight > 0).
+
+    MOVER (Zou and Donner 2008) from the two Wilson intervals: the lower end is
+    ``d - sqrt((p1 - l1)^2 + weight^2 (u2 - p2)^2)``, the upper ``d + sqrt((u1 - p1)^2 +
+    weight^2 (p2 - l2)^2)``. With weight 1 it is Newcombe's hybrid score interval.
+    """
+    p1, p2 = count1 / n1, count2 / n2
+    l1, u1 = wilson(count1, n1, confidence)
+    l2, u2 = wilson(count2, n2, confidence)
+    d = p1 - weight * p2
+    low = d - ((p1 - l1) ** 2 + weight**2 * (u2 - p2) ** 2) ** 0.5
+    high = d + ((u1 - p1) ** 2 + weight**2 * (p2 - l2) ** 2) ** 0.5
+    return Interval(estimate=d, low=low, high=high)
+
+
 def mcnemar_exact(x_only: int, y_only: int) -> float:
     """Exact (binomial) McNemar p-value from the discordant counts b and c."""
     from statsmodels.stats.contingency_tables import mcnemar

@@ -247,7 +247,7 @@ def _with_bases(case: Case, path: Path, bases: dict[str, Case]) -> Case:
         records: dict[str, Record] = {}
         for source in [*reversed(needed), case]:
             for record in getattr(source, part):
-                key = record.tag if part == "sources" else record.id  # type: ignore[attr-defined]
+                key = record.tag if part == "sources" else record.id
                 if key in records and records[key] != record:
                     raise InputError(
                         f"{path}: field {part}: {key!r} differs from the bundled base model's"

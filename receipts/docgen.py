@@ -79,6 +79,7 @@ _MODELS: list[tuple[str, list[type[BaseModel]]]] = [
             claims_schema.CostAssertion,
             claims_schema.ComparisonAssertion,
             claims_schema.DataEfficiencyAssertion,
+            claims_schema.RelativeQualityAssertion,
             claims_schema.Gain,
         ],
     ),
@@ -87,6 +88,7 @@ _MODELS: list[tuple[str, list[type[BaseModel]]]] = [
         [
             claims_schema.RegistryFile,
             claims_schema.Benchmark,
+            claims_schema.BenchmarkOverride,
             claims_schema.ModelEntry,
             claims_schema.TrainingSet,
             claims_schema.ScoreTable,
@@ -126,6 +128,7 @@ _ENUMS: list[type[Enum]] = [
     claims_schema.Area,
     claims_schema.ProtocolKind,
     claims_schema.Origin,
+    claims_schema.JudgeKind,
     claims_report.Verdict,
     claims_report.IntervalMethod,
 ]

@@ -31,7 +31,7 @@ def test_check_s1_json(runner: CliRunner, sqlite_url: str) -> None:
     assert report["schema_version"] == 1
     verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
     assert verdicts["s1/techcrunch"] == "not_supported"
-    assert verdicts["s1/muennighoff"] == "supported"
+    assert verdicts["s1/muennighoff"] == "misleading"
     for claim in report["claims"]:
         assert {"id", "verdict", "assertions", "seed", "versions"} <= set(claim)
         for assertion in claim["assertions"]:
@@ -165,7 +165,7 @@ def test_audit_shows_the_claims_under_the_cost_report(runner: CliRunner, sqlite_
     verdicts = {c["id"]: c["verdict"] for c in audit["claims"]}
     assert verdicts == {
         "s1/kellogg": "not_supported",
-        "s1/muennighoff": "supported",
+        "s1/muennighoff": "misleading",
         "s1/paper-data-efficiency": "inconclusive",
         "s1/paper-o1-preview": "inconclusive",
         "s1/seed-zh": "not_supported",

@@ -3,15 +3,12 @@ comparisons, per-item results from files and from the ledger's eval runs, protoc
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from claims.compare import Context, check_benchmark, protocol_difference
-from claims.costs import ScopeFacts, check_cost, scope_facts
 from claims.engine import DEFAULT_SEED, check_claims, check_comparison
-from claims.errors import UnknownNameError
 from claims.files import load_claims
 from claims.items import (
     ChainedItems,
@@ -24,123 +21,15 @@ from claims.registry import Registry, load_registry
 from claims.report import IntervalMethod, Verdict
 from claims.schema import (
     ComparisonAssertion,
-    CostAssertion,
     ItemResults,
     Protocol,
     ProtocolKind,
     Relation,
 )
-from ledger.cases import load_case, record_case
-from ledger.errors import NotFoundError
-from ledger.prices import bundled_cards
 from ledger.schema import EvalItem, Record, Run, Subject
 from ledger.store import Ledger
 
 DATA = Path(__file__).parent / "data" / "claims"
-
-
-# ---- cost assertions against a real ledger -----------------------------------------------------
-
-
-@pytest.fixture
-def toy_facts(ledger: Ledger) -> list[ScopeFacts]:
-    record_case(ledger, load_case(DATA / "toy-case.yaml"))
-    return scope_facts(ledger, "toy-claims")
-
-
-def _cost(bound: str, usd: str, scope: str | None = None) -> CostAssertion:
-    return CostAssertion(
-        kind="cost",
-        id="c",
-        text="t",
-        bound=bound,
-        usd=Decimal(usd),
-        scope=scope,
-    )
-
-
-def test_scopes_come_from_the_ledger(toy_facts: list[ScopeFacts]) -> None:
-    costs = {f.scope.id: (f.cost.cost_usd_low, f.cost.cost_usd_high) for f in toy_facts}
-    assert costs["toy-claims/final"] == (Decimal("19.90"), Decimal("122.90"))
-    assert costs["toy-claims/recipe"] == (Decimal("59.70"), Decimal("368.70"))
-
-
-def test_bound_that_holds_for_the_implied_scope_is_supported(toy_facts: list[ScopeFacts]) -> None:
-    verdict = check_cost(_cost("under", "400"), toy_facts)
-    assert verdict.verdict is Verdict.SUPPORTED
-    by_scope = {s.scope: s for s in verdict.scopes}
-    assert by_scope["toy-claims/recipe"].reading == "implied"
-    assert by_scope["toy-claims/recipe"].holds == "holds"
-    assert by_scope["toy-claims/final"].reading == "narrower"
-    assert by_scope["toy-claims/all"].reading == "wider"
-
-
-def test_low_end_only_is_partly_and_still_names_the_price(toy_facts: list[ScopeFacts]) -> None:
-    verdict = check_cost(_cost("under", "100"), toy_facts)
-    recipe = next(s for s in verdict.scopes if s.scope == "toy-claims/recipe")
-    assert recipe.holds == "partly" and verdict.verdict is Verdict.SUPPORTED
-    assert recipe.implied_usd_per_gpu_hour == pytest.approx(Decimal(100) / Decimal(30))
-    h100 = [c.usd_per_unit for c in bundled_cards() if c.resource == "gpu/H100"]
-    cheap_enough = sum(1 for price in h100 if price * 30 < 100)
-    assert 0 < cheap_enough < len(h100)
-    assert (recipe.cards_within, recipe.cards_total) == (cheap_enough, len(h100))
-    assert f"{cheap_enough} of {len(h100)} dated prices agree" in verdict.reason
-
-
-def test_bound_that_holds_only_for_a_narrower_scope_is_misleading(
-    toy_facts: list[ScopeFacts],
-) -> None:
-    verdict = check_cost(_cost("under", "50"), toy_facts)
-    assert verdict.verdict is Verdict.MISLEADING
-    assert verdict.reason.startswith("under $50.00 holds only for final run ($19.90–$122.90")
-    assert "not for recipe ($59.70–$368.70;" in verdict.reason
-    assert verdict.reason.endswith("which the words imply")
-    final = next(s for s in verdict.scopes if s.scope == "toy-claims/final")
-    assert final.implied_usd_per_gpu_hour == Decimal(5)
-    assert final.card_usd_per_gpu_hour_low == Decimal("1.99")
-
-
-def test_bound_below_every_scope_is_not_supported(toy_facts: list[ScopeFacts]) -> None:
-    verdict = check_cost(_cost("under", "15"), toy_facts)
-    assert verdict.verdict is Verdict.NOT_SUPPORTED
-    about = check_cost(_cost("about", "5", "toy-claims/final"), toy_facts)
-    assert about.verdict is Verdict.NOT_SUPPORTED
-    assert about.reason.startswith("about $5.00 is below every scope")
-
-
-def test_about_with_a_stated_scope(toy_facts: list[ScopeFacts]) -> None:
-    verdict = check_cost(_cost("about", "30", "toy-claims/final"), toy_facts)
-    assert verdict.verdict is Verdict.SUPPORTED
-    final = next(s for s in verdict.scopes if s.scope == "toy-claims/final")
-    assert final.reading == "stated" and final.implied_usd_per_gpu_hour == Decimal(3)
-    # within 20% of a dated card's cost: $2.50-$3.60 per GPU-hour
-    assert final.cards_within is not None and 0 < final.cards_within < 19
-    # 20% tolerance: $16.58 is the lowest "about" that touches $19.90
-    assert check_cost(_cost("about", "16.6", "toy-claims/final"), toy_facts).verdict is (
-        Verdict.SUPPORTED
-    )
-    assert check_cost(_cost("about", "16.5", "toy-claims/final"), toy_facts).verdict is (
-        Verdict.NOT_SUPPORTED
-    )
-
-
-def test_at_most_includes_the_bound(toy_facts: list[ScopeFacts]) -> None:
-    verdict = check_cost(_cost("at_most", "122.90", "toy-claims/final"), toy_facts)
-    assert verdict.scopes[0].holds == "holds"
-    assert check_cost(_cost("under", "122.90", "toy-claims/final"), toy_facts).scopes[0].holds == (
-        "partly"
-    )
-
-
-def test_unknown_scope_and_unknown_subject(ledger: Ledger, toy_facts: list[ScopeFacts]) -> None:
-    with pytest.raises(UnknownNameError, match="unknown scope 'toy-claims/finale'"):
-        check_cost(_cost("under", "50", "toy-claims/finale"), toy_facts)
-    with pytest.raises(NotFoundError, match="unknown subject 'nobody'"):
-        scope_facts(ledger, "nobody")
-
-
-def test_no_scopes_is_unverifiable() -> None:
-    assert check_cost(_cost("under", "50"), []).verdict is Verdict.UNVERIFIABLE
 
 
 # ---- comparisons: paired and unpaired ----------------------------------------------------------

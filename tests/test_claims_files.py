@@ -77,7 +77,7 @@ def test_a_json_claim_file_works_too(registry: Registry, tmp_path: Path) -> None
 
 
 def test_bundled_claims_by_set_file_and_folder(registry: Registry) -> None:
-    assert bundled_claim_sets() == ["s1"]
+    assert "s1" in bundled_claim_sets() and len(bundled_claim_sets()) >= 9
     names = sorted(p.stem for p in resolve(["s1"]))
     assert names == [
         "kellogg",
@@ -91,7 +91,7 @@ def test_bundled_claims_by_set_file_and_folder(registry: Registry) -> None:
     assert [p.stem for p in resolve(["s1/techcrunch"])] == ["techcrunch"]
     folder = resolve([str(resolve(["s1/kellogg"])[0].parent)])
     assert len(folder) == 7
-    with pytest.raises(NotFoundError, match="bundled: s1"):
+    with pytest.raises(NotFoundError, match=r"bundled: .*s1"):
         resolve(["s2"])
     assert {c.claim.subject for c in load_claims(["s1"], registry)} == {"s1-32B"}
 

@@ -1,0 +1,239 @@
+"""Pricing a cost scope for a claim: dated cards near the work, the claimant's basis, the gaps.
+
+A ledger report prices every usage at every card for its resource. A verdict needs more than
+that range (docs/claims.md, "Cost assertions"):
+
+* **cards dated near the work.** Each usage is priced with the cards dated within
+  :data:`NEAR_DAYS` of its run (else of the claim); where no card is that near, every card is used
+  and the scope says so;
+* **a representative price**: the claimant's stated basis for the resource where the claim gives
+  one, else the median of those near cards. The representative cost is a range only through the
+  quantity's own low and high ends;
+* **the market range**: cheapest near card at the low quantity to dearest at the high one;
+* **gaps**: what the scope counts but nobody quantified or priced, by name. A gap is never $0:
+  a scope with gaps has a known *lower bound*, and nothing more.
+
+Everything here is pure; :mod:`claims.costs` reads the ledger and decides.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from claims.registry import name_key
+from claims.schema import PriceBasis
+from ledger.costs import INFORMATIONAL_UNITS
+from ledger.prices import PriceBook
+from ledger.report import CostLine, Unpriced
+from ledger.schema import PriceCard, Unit
+
+NEAR_DAYS = 365
+"""Cards dated within this many days of the work price it; older or newer ones only where none is
+that near (flagged)."""
+ZERO = Decimal(0)
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    """One cost line priced for a claim."""
+
+    line: CostLine
+    low: Decimal
+    """Cheapest price applied (near card or basis) times the low quantity."""
+    rep_low: Decimal
+    """Representative price times the low quantity."""
+    rep_high: Decimal
+    """Representative price times the high quantity."""
+    high: Decimal
+    """Dearest price applied times the high quantity."""
+    rep_price: Decimal | None
+    """The representative unit price (``None`` for money reported as money)."""
+    near: tuple[PriceCard, ...] = ()
+    """The market cards used (near the work where any are)."""
+    basis: str | None = None
+    """The claimant's basis, in words, where it priced this line."""
+    far: str | None = None
+    """Why the market cards are not near the work, where they are not."""
+    open_high: bool = False
+    """Whether the high end is a published upper bound (money reported as "under $Y")."""
+
+
+@dataclass(frozen=True)
+class ScopePrice:
+    """A scope's cost for one claim: market range, representative range, gaps."""
+
+    lines: tuple[LinePrice, ...]
+    gaps: tuple[str, ...]
+    """What the scope counts but nobody quantified or priced."""
+    low: Decimal = ZERO
+    rep_low: Decimal = ZERO
+    rep_high: Decimal = ZERO
+    high: Decimal = ZERO
+    notes: tuple[str, ...] = field(default=())
+    """Far cards, bases that could not be applied."""
+
+    @property
+    def open_high(self) -> bool:
+        """Whether the high end is a published upper bound ("under $500" published as such)."""
+        return any(p.open_high for p in self.lines)
+
+    @property
+    def quantified(self) -> bool:
+        """Whether anything in the scope has a cost."""
+        return bool(self.lines)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything in the scope has a cost (no gaps)."""
+        return bool(self.lines) and not self.gaps
+
+    @property
+    def gpu_hours(self) -> float | None:
+        """Central GPU-hours of the priced lines, where there are any."""
+        gpu = [p.line.quantity for p in self.lines if p.line.unit is Unit.GPU_HOUR]
+        return sum(gpu) if gpu else None
+
+    @property
+    def gpu_only(self) -> bool:
+        """Whether GPU-hours of one resource are all the scope pays for (a $/GPU-hour means
+        something only then)."""
+        kinds = {(p.line.resource, p.line.unit) for p in self.lines}
+        return len(kinds) == 1 and next(iter(kinds))[1] is Unit.GPU_HOUR
+
+
+def _basis_for(
+    bases: Sequence[PriceBasis], line: CostLine, book: PriceBook, when: date | None
+) -> tuple[Decimal | None, str | None, str | None]:
+    """(unit price, words, note) of the claimant's basis for the line, where one applies."""
+    for b in bases:
+        if b.resource != line.resource or b.unit is not line.unit:
+            continue
+        if b.usd_per_unit is not None:
+            return b.usd_per_unit, f"the claimant's ${b.usd_per_unit:g}/{_unit(b.unit)}", None
+        found = book.range(line.resource, line.unit)
+        mine = [
+            c
+            for c in (found.cards if found else ())
+            if name_key(c.vendor) == name_key(b.vendor or "")
+        ]
+        if not mine:
+            return (
+                None,
+                None,
+                f"no {b.vendor} card for {line.resource}: the stated basis cannot be priced",
+            )
+        nearest = min(abs((c.date - when).days) for c in mine) if when else 0
+        closest = [c for c in mine if when is None or abs((c.date - when).days) == nearest]
+        price = Decimal(statistics.median(c.usd_per_unit for c in closest))
+        day = closest[0].date
+        return (
+            price,
+            f"the claimant's {mine[0].vendor} price (${price:.2f}/{_unit(b.unit)}, {day})",
+            None,
+        )
+    return None, None, None
+
+
+def _unit(unit: Unit) -> str:
+    return {Unit.GPU_HOUR: "GPU-hour", Unit.PERSON_HOUR: "person-hour"}.get(unit, unit.value)
+
+
+def price_line(
+    line: CostLine,
+    book: PriceBook,
+    when: date | None,
+    bases: Sequence[PriceBasis] = (),
+) -> tuple[LinePrice | None, str | None]:
+    """The line priced near ``when`` (and at the claimant's basis), or a note on why it cannot be.
+
+    Returns ``(None, gap)`` for a line no card or basis prices.
+    """
+    q_low, q_high = _dec(line.quantity_low), _dec(line.quantity_high)
+    if line.unit is Unit.USD:  # a published upper bound ("under $500") runs from $0
+        bound = line.quantity_low == 0 < line.quantity_high
+        return LinePrice(line, q_low, q_low, q_high, q_high, None, open_high=bound), None
+    found = book.range(line.resource, line.unit)
+    cards = found.cards if found else ()
+    near = tuple(c for c in cards if when is not None and abs((c.date - when).days) <= NEAR_DAYS)
+    far = None
+    if cards and not near:
+        far = (
+            f"{line.resource} (no card within {NEAR_DAYS} days of {when})"
+            if when
+            else (f"{line.resource} (undated work)")
+        )
+        near = cards
+    basis_price, basis_words, note = _basis_for(bases, line, book, when)
+    if not near and basis_price is None:
+        return None, note or f"{line.resource}: no price card for {line.unit.value}"
+    prices = sorted(c.usd_per_unit for c in near)
+    if basis_price is not None:
+        rep = basis_price
+        cheapest = min([basis_price, *prices])
+        dearest = max([basis_price, *prices])
+    else:
+        rep = Decimal(statistics.median(prices))
+        cheapest, dearest = prices[0], prices[-1]
+    return (
+        LinePrice(
+            line,
+            low=q_low * cheapest,
+            rep_low=q_low * rep,
+            rep_high=q_high * rep,
+            high=q_high * dearest,
+            rep_price=rep,
+            near=near,
+            basis=basis_words,
+            far=far,
+        ),
+        note,
+    )
+
+
+def price_scope(
+    lines: Sequence[CostLine],
+    gaps: Sequence[Unpriced],
+    book: PriceBook,
+    dates: dict[str, date],
+    claim_date: date | None,
+    bases: Sequence[PriceBasis] = (),
+) -> ScopePrice:
+    """Every line of a scope priced for a claim; unquantified usages and unpriceable lines are
+    gaps. ``dates`` maps run ids to the day their work was done, where known."""
+    priced: list[LinePrice] = []
+    missing = [_gap_words(g) for g in gaps if g.quantity is None]
+    notes: list[str] = []
+    for line in lines:
+        result, note = price_line(line, book, dates.get(line.run, claim_date), bases)
+        if result is None:
+            if line.unit not in INFORMATIONAL_UNITS:  # tokens, kWh: reported beside costs
+                missing.append(f"{line.run} ({note})")
+            continue
+        priced.append(result)
+        if note and note not in notes:
+            notes.append(note)
+    far = sorted({p.far for p in priced if p.far})
+    if far:
+        notes.append(f"every card used for {', '.join(far)}")
+    return ScopePrice(
+        lines=tuple(priced),
+        gaps=tuple(dict.fromkeys(missing)),
+        low=sum((p.low for p in priced), ZERO),
+        rep_low=sum((p.rep_low for p in priced), ZERO),
+        rep_high=sum((p.rep_high for p in priced), ZERO),
+        high=sum((p.high for p in priced), ZERO),
+        notes=tuple(notes),
+    )
+
+
+def _gap_words(gap: Unpriced) -> str:
+    what = f"{gap.run}: {gap.resource} ({gap.unit.value})"
+    return what + (" inherited" if gap.inherited else "") + ", not quantified"

@@ -1,0 +1,422 @@
+"""Cost verdicts beyond s1 (issue 12, classes 1-6): missing is never $0, a bound needs a
+representative price, the claimant's basis, money reported as money, inherited bases, wider scopes
+and other subjects' figures. Each case file is written here, loaded into a real ledger, and checked
+through the engine."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from claims.costs import SubjectCosts, check_cost, subject_costs
+from claims.engine import check_claims
+from claims.files import load_claims
+from claims.registry import load_registry
+from claims.report import Verdict
+from claims.schema import CostAssertion, PriceBasis
+from ledger.cases import load_case, record_case
+from ledger.prices import bundled_cards
+from ledger.store import Ledger
+
+WHEN = date(2025, 1, 15)
+"""The toy runs' end, and the claims' date."""
+
+
+def _run(rid: str, subject: str, category: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "subject": subject,
+        "stage": rid.rsplit("/", 1)[1],
+        "category": category,
+        "name": rid,
+        "status": "reported",
+        "citation": "test",
+        "ended_at": "2025-01-15T00:00:00Z",
+        **extra,
+    }
+
+
+def _gpu(uid: str, run: str, hours: float | None, resource: str = "gpu/H100") -> dict[str, Any]:
+    return {
+        "id": uid,
+        "run": run,
+        "resource": resource,
+        "unit": "gpu_hour",
+        "quantity": hours,
+        "provenance": "reported",
+        "citation": "test",
+    }
+
+
+def _scope(sid: str, subject: str, categories: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "subject": subject,
+        "label": sid.rsplit("/", 1)[1],
+        "categories": categories,
+        **extra,
+    }
+
+
+def _case(tmp_path: Path, name: str, **body: Any) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"schema_version": 1, "id": name, "title": name, **body}))
+    return path
+
+
+def toy_ft(tmp_path: Path) -> Path:
+    """A fine-tune of the bundled Qwen2.5-32B-Instruct: 10 GPU-hours of SFT, 20 of data
+    generation, 100 of R&D."""
+    s = "toy-ft"
+    return _case(
+        tmp_path,
+        s,
+        subject=s,
+        subjects=[{"id": s, "name": "Toy fine-tune", "base": "Qwen2.5-32B-Instruct"}],
+        runs=[
+            _run(f"{s}/sft", s, "fine_tuning"),
+            _run(f"{s}/gen", s, "data"),
+            _run(f"{s}/sweep", s, "rnd"),
+        ],
+        usages=[
+            _gpu(f"{s}/sft/gpu", f"{s}/sft", 10.0),
+            _gpu(f"{s}/gen/gpu", f"{s}/gen", 20.0),
+            _gpu(f"{s}/sweep/gpu", f"{s}/sweep", 100.0),
+        ],
+        scopes=[
+            _scope(f"{s}/final", s, ["fine_tuning"], runs=[f"{s}/sft"], resource_prefixes=["gpu/"]),
+            _scope(f"{s}/recipe", s, ["data", "fine_tuning"]),
+            _scope(f"{s}/all", s, ["data", "fine_tuning", "rnd"]),
+            _scope(
+                f"{s}/inherited",
+                s,
+                ["pretraining", "data", "fine_tuning", "rnd"],
+                include_inherited=True,
+            ),
+        ],
+    )
+
+
+@pytest.fixture
+def ft(ledger: Ledger, tmp_path: Path) -> SubjectCosts:
+    record_case(ledger, load_case(toy_ft(tmp_path)))
+    return subject_costs(ledger, "toy-ft")
+
+
+def _cost(bound: str, usd: str, scope: str | None = None, **extra: Any) -> CostAssertion:
+    return CostAssertion(
+        kind="cost", id="c", text="t", bound=bound, usd=Decimal(usd), scope=scope, **extra
+    )
+
+
+def _near_h100() -> list[Decimal]:
+    return sorted(
+        c.usd_per_unit
+        for c in bundled_cards()
+        if c.resource == "gpu/H100" and abs((c.date - WHEN).days) <= 365
+    )
+
+
+# ---- 2. a representative price, not the cheapest card ------------------------------------------
+
+
+def test_a_bound_holding_at_the_median_near_card_is_supported(ft: SubjectCosts) -> None:
+    median = Decimal(statistics.median(_near_h100()))
+    verdict = check_cost(_cost("under", str(10 * median + 1), "toy-ft/final"), ft, WHEN)
+    assert verdict.verdict is Verdict.SUPPORTED
+    final = verdict.scopes[0]
+    assert final.status == "holds" and final.representative_usd_high == 10 * median
+    assert f"median of {len(_near_h100())} gpu/H100 cards" in final.representative
+
+
+def test_a_bound_holding_only_at_the_cheap_end_is_not_supported(ft: SubjectCosts) -> None:
+    near = _near_h100()
+    y = Decimal("30")  # 10 GPU-hours: needs $3.00/GPU-hour or less, below the median
+    verdict = check_cost(_cost("under", str(y), "toy-ft/final"), ft, WHEN)
+    assert verdict.verdict is Verdict.MISLEADING
+    meets = sum(1 for p in near if 10 * p < y)
+    assert 0 < meets < len(near) / 2
+    assert "only at the cheap end of the prices: it needs about $3.00/GPU-hour" in verdict.reason
+    assert f"{meets} of {len(near)} near cards meet it" in verdict.reason
+
+
+def test_cards_far_from_the_work_do_not_count(ft: SubjectCosts) -> None:
+    """$1.99 (2023-06) would make "under $21" hold for 10 GPU-hours; it is 19 months older than
+    the run, and no card near it is that cheap."""
+    cheapest_ever = min(c.usd_per_unit for c in bundled_cards() if c.resource == "gpu/H100")
+    assert cheapest_ever * 10 < 21 < min(_near_h100()) * 10
+    verdict = check_cost(_cost("under", "21", "toy-ft/final"), ft, WHEN)
+    assert verdict.verdict is Verdict.NOT_SUPPORTED
+    assert verdict.scopes[0].status == "fails"
+
+
+# ---- 1. missing is never $0 --------------------------------------------------------------------
+
+
+def _dark(tmp_path: Path, sft_hours: float | None, label_hours: float | None = None) -> Path:
+    s = "toy-dark"
+    return _case(
+        tmp_path,
+        s,
+        subject=s,
+        subjects=[{"id": s, "name": "Toy, partly dark"}],
+        runs=[_run(f"{s}/sft", s, "fine_tuning"), _run(f"{s}/label", s, "data")],
+        usages=[
+            _gpu(f"{s}/sft/gpu", f"{s}/sft", sft_hours),
+            {
+                "id": f"{s}/label/hours",
+                "run": f"{s}/label",
+                "resource": "labour/annotator",
+                "unit": "person_hour",
+                "quantity": label_hours,
+                "provenance": "reported",
+                "citation": "test",
+                "note": "no hours published",
+            },
+        ],
+        scopes=[_scope(f"{s}/recipe", s, ["data", "fine_tuning"])],
+    )
+
+
+def test_nothing_quantified_is_unverifiable(ledger: Ledger, tmp_path: Path) -> None:
+    record_case(ledger, load_case(_dark(tmp_path, None)))
+    verdict = check_cost(_cost("under", "30"), subject_costs(ledger, "toy-dark"), WHEN)
+    assert verdict.verdict is Verdict.UNVERIFIABLE
+    assert "nothing in recipe is quantified" in verdict.reason
+    assert "toy-dark/label" in verdict.reason and "toy-dark/sft" in verdict.reason
+
+
+def test_a_partly_quantified_scope_is_a_lower_bound(ledger: Ledger, tmp_path: Path) -> None:
+    record_case(ledger, load_case(_dark(tmp_path, 10.0)))
+    facts = subject_costs(ledger, "toy-dark")
+    consistent = check_cost(_cost("under", "1000"), facts, WHEN)
+    assert consistent.verdict is Verdict.INCONCLUSIVE
+    assert consistent.scopes[0].status == "lower_bound"
+    assert "toy-dark/label" in consistent.reason and "cannot support" in consistent.reason
+    refuted = check_cost(_cost("under", "20"), facts, WHEN)  # 10 GPU-hours alone cost more
+    assert refuted.verdict is Verdict.NOT_SUPPORTED
+
+
+def test_a_resource_without_a_card_is_a_named_gap(ledger: Ledger, tmp_path: Path) -> None:
+    s = "toy-h800"
+    record_case(
+        ledger,
+        load_case(
+            _case(
+                tmp_path,
+                s,
+                subject=s,
+                subjects=[{"id": s, "name": "Toy on H800"}],
+                runs=[_run(f"{s}/sft", s, "fine_tuning")],
+                usages=[_gpu(f"{s}/sft/gpu", f"{s}/sft", 10.0, "gpu/H800")],
+                scopes=[_scope(f"{s}/final", s, ["fine_tuning"])],
+            )
+        ),
+    )
+    facts = subject_costs(ledger, s)
+    verdict = check_cost(_cost("under", "5"), facts, WHEN)
+    assert verdict.verdict is Verdict.UNVERIFIABLE  # not $0 < $5
+    assert "no price card" in verdict.reason
+    # 3. the claimant's basis prices it, and is named as such
+    basis = [PriceBasis(resource="gpu/H800", usd_per_unit=Decimal(2), quote="$2 per GPU hour")]
+    stated = check_cost(_cost("under", "25", basis=basis), facts, WHEN)
+    assert stated.verdict is Verdict.SUPPORTED
+    assert stated.scopes[0].representative == "the claimant's $2/GPU-hour"
+    assert stated.scopes[0].representative_usd_high == 20
+    assert check_cost(_cost("under", "19", basis=basis), facts, WHEN).verdict is (
+        Verdict.NOT_SUPPORTED
+    )
+
+
+def test_a_vendor_basis_takes_that_vendors_card_nearest_the_work(ft: SubjectCosts) -> None:
+    lambda_cards = [
+        c for c in bundled_cards() if c.resource == "gpu/H100" and c.vendor == "Lambda Labs"
+    ]
+    nearest = min(abs((c.date - WHEN).days) for c in lambda_cards)
+    price = statistics.median(
+        c.usd_per_unit for c in lambda_cards if abs((c.date - WHEN).days) == nearest
+    )
+    basis = [PriceBasis(resource="gpu/H100", vendor="lambda labs")]
+    verdict = check_cost(_cost("about", str(10 * price), "toy-ft/final", basis=basis), ft, WHEN)
+    assert verdict.verdict is Verdict.SUPPORTED
+    assert verdict.scopes[0].representative.startswith("the claimant's Lambda Labs price")
+    # the market range stays beside it
+    assert verdict.scopes[0].cost_usd_high == 10 * max(_near_h100())
+
+
+# ---- 4. money reported as money ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data_bound", ["under", "at_most", "exact"])
+def test_dollar_figures_with_bounds(ledger: Ledger, tmp_path: Path, data_bound: str) -> None:
+    s = "toy-usd"
+    case = _case(
+        tmp_path,
+        s,
+        subject=s,
+        subjects=[{"id": s, "name": "Toy in dollars"}],
+        runs=[_run(f"{s}/gen", s, "data"), _run(f"{s}/sft", s, "fine_tuning")],
+        usages=[
+            {
+                "id": f"{s}/gen/usd",
+                "run": f"{s}/gen",
+                "resource": "api/some-model",
+                "reported_usd": {"bound": data_bound, "usd": 500},
+                "citation": "test: 'less than $500 of API calls'",
+            },
+            {
+                "id": f"{s}/sft/usd",
+                "run": f"{s}/sft",
+                "resource": "gpu/A100-80GB",
+                "reported_usd": {"bound": "under", "usd": 100},
+                "citation": "test: 'less than $100 to fine-tune'",
+            },
+        ],
+        scopes=[_scope(f"{s}/recipe", s, ["data", "fine_tuning"])],
+    )
+    record_case(ledger, load_case(case))
+    facts = subject_costs(ledger, s)
+    # "< $500" written as a point or as a bound: the verdict on "under $601" does not flip
+    assert check_cost(_cost("under", "601"), facts, WHEN).verdict is Verdict.SUPPORTED
+    assert check_cost(_cost("under", "601"), facts, WHEN).scopes[0].representative == (
+        "the published dollar figures"
+    )
+    # an upper bound cannot refute a small figure, and $0 is its honest low end
+    low = check_cost(_cost("under", "50"), facts, WHEN)
+    expected = Verdict.NOT_SUPPORTED if data_bound == "exact" else Verdict.MISLEADING
+    assert low.verdict is expected
+
+
+def test_a_range_needs_its_high_end(tmp_path: Path) -> None:
+    from ledger.errors import InputError
+
+    s = "toy-range"
+    bad = _case(
+        tmp_path,
+        s,
+        subject=s,
+        subjects=[{"id": s, "name": "x"}],
+        runs=[_run(f"{s}/gen", s, "data")],
+        usages=[
+            {
+                "id": f"{s}/gen/usd",
+                "run": f"{s}/gen",
+                "resource": "api/x",
+                "reported_usd": {"bound": "range", "usd": 100},
+                "citation": "test",
+            }
+        ],
+    )
+    with pytest.raises(InputError, match="usd_high is required for a range"):
+        load_case(bad)
+
+
+# ---- 5. what a fine-tune inherits --------------------------------------------------------------
+
+
+def test_producing_a_fine_tune_leaves_out_its_inherited_base(ft: SubjectCosts) -> None:
+    verdict = check_cost(_cost("under", "1000"), ft, WHEN)
+    recipe = next(s for s in verdict.scopes if s.reading == "implied")
+    assert recipe.scope == "toy-ft/recipe" and recipe.status == "holds"
+    assert verdict.verdict is Verdict.MISLEADING
+    assert "leave out the inherited Qwen2.5-32B-Instruct" in verdict.reason
+    # words that state the narrow scope are judged on it
+    narrow = check_cost(_cost("under", "1000", "toy-ft/recipe"), ft, WHEN)
+    assert narrow.verdict is Verdict.SUPPORTED
+
+
+# ---- 6. wider scopes and other subjects' figures -----------------------------------------------
+
+
+def test_a_figure_that_fits_only_a_wider_scope_is_misleading(ft: SubjectCosts) -> None:
+    median = Decimal(statistics.median(_near_h100()))
+    verdict = check_cost(_cost("about", str(130 * median)), ft, WHEN)
+    assert verdict.verdict is Verdict.MISLEADING
+    assert verdict.reason.startswith(f"about {'$'}{130 * median:,.2f} fits only all (")
+    assert "fails for every scope" not in verdict.reason
+
+
+def _big(tmp_path: Path) -> Path:
+    s = "toy-big"
+    return _case(
+        tmp_path,
+        s,
+        subject=s,
+        sources=[{"tag": "TOYNEWS", "title": "a toy outlet"}],
+        subjects=[{"id": s, "name": "Toy big model"}],
+        runs=[_run(f"{s}/pretrain", s, "pretraining")],
+        usages=[_gpu(f"{s}/pretrain/gpu", f"{s}/pretrain", 1000.0)],
+        scopes=[_scope(f"{s}/training", s, ["pretraining", "data", "fine_tuning"])],
+        headline_figures=[
+            {
+                "id": f"{s}/usd-4000",
+                "subject": s,
+                "usd": 4000,
+                "said_by": "a toy outlet",
+                "quote": "trained for $4,000",
+                "citation": "TOYNEWS",
+                "scope": f"{s}/training",
+            }
+        ],
+    )
+
+
+def test_a_model_trained_from_scratch_counts_its_own_pretraining(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    record_case(ledger, load_case(_big(tmp_path)))
+    verdict = check_cost(_cost("about", "4000"), subject_costs(ledger, "toy-big"), WHEN)
+    assert verdict.scopes[0].reading == "implied" and verdict.verdict is Verdict.SUPPORTED
+
+
+@pytest.mark.parametrize("stated", [True, False])
+def test_another_subjects_figure_is_misleading(
+    ledger: Ledger, tmp_path: Path, stated: bool
+) -> None:
+    record_case(ledger, load_case(toy_ft(tmp_path)))
+    record_case(ledger, load_case(_big(tmp_path)))
+    claim = tmp_path / "claim.yaml"
+    assertion: dict[str, Any] = {
+        "kind": "cost",
+        "id": "about-4000",
+        "text": "toy-ft was trained for $4,000",
+        "bound": "about",
+        "usd": 4000,
+    }
+    if stated:
+        assertion["figure_of"] = "toy-big"
+    claim.write_text(
+        yaml.safe_dump(
+            {
+                "schema_version": 1,
+                "id": "toy/figure",
+                "title": "t",
+                "subject": "toy-ft",
+                "source": {"outlet": "o", "quote": "q", "language": "en", "date": "2025-01-15"},
+                "assertions": [assertion],
+            }
+        )
+    )
+    registry = load_registry()
+    report = check_claims(load_claims([str(claim)], registry), registry, ledger)
+    verdict = report.claims[0].assertions[0]
+    assert verdict.verdict is Verdict.MISLEADING
+    assert "another subject's figure: it fits toy-big's training" in verdict.reason
+    assert any("published $4,000 about toy-big" in e for e in verdict.evidence)
+
+
+def test_unknown_scope_unknown_subject_and_no_scopes(ledger: Ledger, ft: SubjectCosts) -> None:
+    from claims.errors import UnknownNameError
+    from ledger.errors import NotFoundError
+
+    with pytest.raises(UnknownNameError, match="unknown scope 'toy-ft/finale'"):
+        check_cost(_cost("under", "50", "toy-ft/finale"), ft, WHEN)
+    with pytest.raises(NotFoundError, match="unknown subject 'nobody'"):
+        subject_costs(ledger, "nobody")
+    assert check_cost(_cost("under", "50"), None).verdict is Verdict.UNVERIFIABLE
