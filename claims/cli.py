@@ -5,6 +5,7 @@ render. Bad input raises a :class:`~ledger.errors.LedgerError` subclass that the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -111,22 +112,44 @@ def baselines_list(
         render_baselines(console(), rows)
 
 
-def case_claims(case: str, ledger: Ledger) -> list[ClaimVerdict]:
-    """Verdicts of the claims bundled for a case (none where it has no claim set).
+ClaimsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--claims",
+        help="Claim files or folders (repeatable) checked beside the case's bundled claims.",
+        show_default=False,
+    ),
+]
 
-    The case is already in the ledger: the claims' own ``case`` fields are not loaded again.
+
+def case_claims(
+    case: str | None,
+    ledger: Ledger,
+    claim_files: Sequence[str] = (),
+    baselines: Sequence[Path] = (),
+) -> list[ClaimVerdict]:
+    """Verdicts of the claims bundled for a case (none where it has no claim set) and of the
+    user's claim files, against the bundled registry extended by ``baselines``.
+
+    The case is already in the ledger: the bundled claims' own ``case`` fields are not loaded
+    again; the user's claim files load theirs (idempotently).
+
+    Raises:
+        InputError: a claim or registry file is bad.
     """
     from claims.engine import check_claims
     from claims.files import bundled_claim_sets, load_claims
     from claims.items import LedgerItemResults
     from claims.registry import load_registry
 
-    if case not in bundled_claim_sets():
+    names = [case] if case is not None and case in bundled_claim_sets() else []
+    names += list(claim_files)
+    if not names:
         return []
-    registry = load_registry()
-    loaded = load_claims([case], registry)
+    registry = load_registry(baselines)
+    loaded = load_claims(names, registry)
     items = LedgerItemResults(ledger, registry)
-    return check_claims(loaded, registry, ledger, items, load_cases=False).claims
+    return check_claims(loaded, registry, ledger, items, load_cases=bool(claim_files)).claims
 
 
 def register(app: typer.Typer) -> None:

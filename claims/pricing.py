@@ -110,9 +110,16 @@ class ScopePrice:
 
 
 def _basis_for(
-    bases: Sequence[PriceBasis], line: CostLine, book: PriceBook, when: date | None
+    bases: Sequence[PriceBasis],
+    line: CostLine,
+    book: PriceBook,
+    when: date | None,
+    claimed: date | None,
 ) -> tuple[Decimal | None, str | None, str | None]:
-    """(unit price, words, note) of the claimant's basis for the line, where one applies."""
+    """(unit price, words, note) of the claimant's basis for the line, where one applies.
+
+    A vendor basis takes that vendor's card dated nearest the work among those the claimant could
+    have seen (dated on or before the claim, where any is)."""
     for b in bases:
         if b.resource != line.resource or b.unit is not line.unit:
             continue
@@ -130,6 +137,8 @@ def _basis_for(
                 None,
                 f"no {b.vendor} card for {line.resource}: the stated basis cannot be priced",
             )
+        seen = [c for c in mine if claimed is not None and c.date <= claimed]
+        mine = seen or mine
         nearest = min(abs((c.date - when).days) for c in mine) if when else 0
         closest = [c for c in mine if when is None or abs((c.date - when).days) == nearest]
         price = Decimal(statistics.median(c.usd_per_unit for c in closest))
@@ -151,8 +160,10 @@ def price_line(
     book: PriceBook,
     when: date | None,
     bases: Sequence[PriceBasis] = (),
+    claimed: date | None = None,
 ) -> tuple[LinePrice | None, str | None]:
-    """The line priced near ``when`` (and at the claimant's basis), or a note on why it cannot be.
+    """The line priced near ``when`` (and at the claimant's basis, as of ``claimed``, the claim's
+    date), or a note on why it cannot be.
 
     Returns ``(None, gap)`` for a line no card or basis prices.
     """
@@ -171,7 +182,7 @@ def price_line(
             else (f"{line.resource} (undated work)")
         )
         near = cards
-    basis_price, basis_words, note = _basis_for(bases, line, book, when)
+    basis_price, basis_words, note = _basis_for(bases, line, book, when, claimed)
     if not near and basis_price is None:
         return None, note or f"{line.resource}: no price card for {line.unit.value}"
     prices = sorted(c.usd_per_unit for c in near)
@@ -212,7 +223,8 @@ def price_scope(
     missing = [_gap_words(g) for g in gaps if g.quantity is None]
     notes: list[str] = []
     for line in lines:
-        result, note = price_line(line, book, dates.get(line.run, claim_date), bases)
+        when = dates.get(line.run, claim_date)
+        result, note = price_line(line, book, when, bases, claim_date)
         if result is None:
             if line.unit not in INFORMATIONAL_UNITS:  # tokens, kWh: reported beside costs
                 missing.append(f"{line.run} ({note})")

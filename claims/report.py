@@ -20,9 +20,10 @@ class Verdict(StrEnum):
     SUPPORTED = "supported"
     """The evidence supports the words as a reader takes them."""
     MISLEADING = "misleading"
-    """True only under a narrower reading than the words: another comparator than the one
-    named, a subset of the benchmarks, a narrower cost scope, or a protocol that favours the
-    subject."""
+    """True only under another reading than the words': another comparator than the one named,
+    a subset of the benchmarks, a narrower cost scope, a price at the cheap end of the market, a
+    wider scope or another subject's figure, or a protocol that favours the subject; or a figure
+    about producing a model that leaves out the base it inherits."""
     NOT_SUPPORTED = "not_supported"
     """The evidence contradicts the words, or shows nothing of what they claim."""
     INCONCLUSIVE = "inconclusive"

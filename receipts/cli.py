@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from claims.cli import BaselinesOpt, ClaimsOpt
 from claims.cli import register as register_claims
 from ledger.cli import ErrorHandlingGroup, JsonOpt, LedgerOpt, console, print_json, register
 from probes.cli import register as register_probes
@@ -32,6 +33,16 @@ register_claims(app)
 @app.command()
 def audit(
     case: Annotated[str, typer.Argument(help="A bundled case (s1) or a case file.")] = "s1",
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Audit this subject of the case (a base model, a variant); default: the case's.",
+            show_default=False,
+        ),
+    ] = None,
+    claims_files: ClaimsOpt = None,
+    baselines: BaselinesOpt = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[
@@ -45,7 +56,8 @@ def audit(
         ),
     ] = None,
 ) -> None:
-    """Load a case into the ledger (idempotently); print its cost audit and its claims' verdicts."""
+    """Load a case into the ledger (idempotently); print its cost audit and the verdicts of its
+    bundled claims and of the claim files given."""
     if out is not None:
         from receipts.appendix import check_output
 
@@ -54,15 +66,24 @@ def audit(
     from claims.render import render_claims_summary
     from ledger.audit import build_audit
     from ledger.cases import load_case, record_case
+    from ledger.errors import InputError
     from ledger.render import render_audit
     from ledger.store import Ledger
 
     loaded = load_case(case)
+    if subject is not None:
+        known = [s.id for s in loaded.subjects]
+        if subject not in known:
+            raise InputError(
+                f"{case}: field subject: {subject!r} is not a subject of the case "
+                f"(subjects: {', '.join(known)})"
+            )
+        loaded = loaded.model_copy(update={"subject": subject})
     bundle: Appendix | None = None
     with Ledger(ledger) as store:
         record_case(store, loaded)
         result = build_audit(store, loaded)
-        claims = case_claims(loaded.id, store)
+        claims = case_claims(loaded.id, store, claims_files or [], baselines or [])
         if out is not None:
             from receipts.appendix import build_appendix
 
@@ -117,17 +138,23 @@ def appendix(
             show_default=False,
         ),
     ] = None,
+    claims_files: ClaimsOpt = None,
+    baselines: BaselinesOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Write the audit appendix of a subject: costs, runs, funnel, evals, claims, methods and a
     fingerprint to check it against the ledger, as Markdown, LaTeX, HTML, JSON or PDF."""
+    from claims.cli import case_claims
     from ledger.store import Ledger
     from receipts.appendix import build_appendix, check_format, check_output, write_appendix
+    from receipts.appendix.build import case_for
 
     check_output(out)
     chosen = check_format(fmt, out)
     with Ledger(ledger) as store:
-        result = build_appendix(store, subject)
+        case = case_for(store, subject)
+        claims = case_claims(case.id, store, claims_files or [], baselines or [])
+        result = build_appendix(store, subject, case=case, claims=claims)
     written = write_appendix(result, chosen, out)
     figures = [p for p in written if p.suffix in (".png", ".svg")]
     for path in written:
@@ -136,6 +163,58 @@ def appendix(
     if figures:
         typer.echo(f"wrote {len(figures)} figure files in {figures[0].parent}")
     typer.echo(_fingerprint_line(result))
+
+
+cases_app = typer.Typer(
+    cls=ErrorHandlingGroup,
+    no_args_is_help=True,
+    help="The bundled case library: cases, their base models and their claim sets.",
+)
+app.add_typer(cases_app, name="cases")
+
+
+@cases_app.command("list")
+def cases_list(as_json: JsonOpt = False) -> None:
+    """Every bundled case and claim set: the subject, what it inherits, and its claims."""
+    from claims.files import bundled_claim_sets, bundled_claims
+    from ledger.cases import bundled_case_names, load_case
+
+    rows: list[dict[str, str | list[str] | None]] = []
+    for name in sorted({*bundled_case_names(), *bundled_claim_sets()}):
+        case = load_case(name) if name in bundled_case_names() else None
+        lineage: list[str] = []
+        if case is not None:
+            bases = {s.id: s.base for s in case.subjects}
+            base = bases.get(case.subject)
+            while base is not None and base not in lineage:
+                lineage.append(base)
+                base = bases.get(base)
+        rows.append(
+            {
+                "name": name,
+                "case": case.id if case else None,
+                "title": case.title if case else None,
+                "subject": case.subject if case else None,
+                "inherits": lineage,
+                "claims": [f"{name}/{e.name.rsplit('.', 1)[0]}" for e in bundled_claims(name)],
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "subject", "inherits", "claims", "title")
+    for row in rows:
+        inherits, claims = row["inherits"] or [], row["claims"] or []
+        table.add_row(
+            str(row["name"]),
+            str(row["subject"] or "— (claims only)"),
+            " <- ".join(inherits) or "—",
+            str(len(claims)),
+            str(row["title"] or ""),
+        )
+    console().print(table)
 
 
 def main() -> None:

@@ -44,7 +44,13 @@ _MODELS: list[tuple[str, list[type[BaseModel]]]] = [
     ),
     (
         "Files (`ledger/cases.py`, `ledger/prices.py`)",
-        [cases.CaseFile, cases.EstimateSpec, prices.PriceCardFile],
+        [
+            cases.CaseFile,
+            cases.EstimateSpec,
+            cases.MoneySpec,
+            cases.ReportedUsd,
+            prices.PriceCardFile,
+        ],
     ),
     (
         "Reports (`ledger/report.py`), as printed by `--json`",

@@ -235,17 +235,22 @@ def test_a_resource_without_a_card_is_a_named_gap(ledger: Ledger, tmp_path: Path
 
 
 def test_a_vendor_basis_takes_that_vendors_card_nearest_the_work(ft: SubjectCosts) -> None:
+    """Among the cards the claimant could have seen: none dated after the claim."""
     lambda_cards = [
         c for c in bundled_cards() if c.resource == "gpu/H100" and c.vendor == "Lambda Labs"
     ]
-    nearest = min(abs((c.date - WHEN).days) for c in lambda_cards)
-    price = statistics.median(
-        c.usd_per_unit for c in lambda_cards if abs((c.date - WHEN).days) == nearest
-    )
+    later = min(lambda_cards, key=lambda c: abs((c.date - WHEN).days))
+    assert later.date > WHEN  # the nearest Lambda card overall came after the claim
+    seen = [c for c in lambda_cards if c.date <= WHEN]
+    nearest = max(c.date for c in seen)
+    price = statistics.median(c.usd_per_unit for c in seen if c.date == nearest)
+    assert price != later.usd_per_unit
     basis = [PriceBasis(resource="gpu/H100", vendor="lambda labs")]
     verdict = check_cost(_cost("about", str(10 * price), "toy-ft/final", basis=basis), ft, WHEN)
     assert verdict.verdict is Verdict.SUPPORTED
-    assert verdict.scopes[0].representative.startswith("the claimant's Lambda Labs price")
+    assert verdict.scopes[0].representative == (
+        f"the claimant's Lambda Labs price (${price:.2f}/GPU-hour, {nearest})"
+    )
     # the market range stays beside it
     assert verdict.scopes[0].cost_usd_high == 10 * max(_near_h100())
 
