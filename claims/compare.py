@@ -183,7 +183,7 @@ def check_benchmark(
                 why += f" in table {table}"
             if pin is not None:
                 why += f" under {pin.words}"
-            return _unverifiable(bench, comparator, why)
+            return unverifiable(bench, comparator, why)
         assert s_score is not None and c_score is not None
         if bench.n is None:
             return _point_only(relation, margin, bench, comparator, s_score, c_score)
@@ -282,7 +282,8 @@ def _point_only(
     )
 
 
-def _unverifiable(bench: Benchmark, comparator: str, why: str) -> BenchmarkCheck:
+def unverifiable(bench: Benchmark, comparator: str, why: str) -> BenchmarkCheck:
+    """A benchmark with no evidence on it, and why."""
     return BenchmarkCheck(
         benchmark=bench.id,
         comparator=comparator,

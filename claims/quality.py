@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from claims import stats
-from claims.compare import Context, cite
+from claims.compare import Context, cite, unverifiable
 from claims.comparison import comparator_evidence, flags, numbers
 from claims.decide import combine_benchmarks
 from claims.pairing import choose_pair, protocol_difference
@@ -106,13 +106,7 @@ def share_check(
     if why is None and bench.n is None:
         why = "the benchmark's size is not recorded, so no interval can be computed"
     if why is not None or s is None or c is None or bench.n is None:
-        return BenchmarkCheck(
-            benchmark=bench.id,
-            comparator=comparator,
-            verdict=Verdict.UNVERIFIABLE,
-            reason=f"{bench.name}: {why}",
-            test=None,
-        )
+        return unverifiable(bench, comparator, why or "")
     n = bench.n
     x1 = stats.successes(s.value_pct, n, s.protocol.kind in _WHOLE)
     x2 = stats.successes(c.value_pct, n, c.protocol.kind in _WHOLE)
