@@ -92,7 +92,7 @@ def test_prices_add_and_list(runner: CliRunner, sqlite_url: str, tmp_path: Path)
     added = invoke(runner, "prices", "add", str(cards), "--ledger", sqlite_url)
     assert added.exit_code == 0 and "1 new" in added.stdout
     listed = invoke(
-        runner, "prices", "list", "--resource", "gpu/", "--json", "--ledger", sqlite_url
+        runner, "prices", "list", "--resource", "gpu/H100", "--json", "--ledger", sqlite_url
     )
     rows = json.loads(listed.stdout)
     assert rows[0]["id"] == "uni-h100" and len(rows) == 20
