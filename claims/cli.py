@@ -131,8 +131,8 @@ def case_claims(
     """Verdicts of the claims bundled for a case (none where it has no claim set) and of the
     user's claim files, against the bundled registry extended by ``baselines``.
 
-    The case is already in the ledger: the bundled claims' own ``case`` fields are not loaded
-    again; the user's claim files load theirs (idempotently).
+    The claims' own ``case`` fields are loaded (idempotently: a case already in the ledger adds
+    nothing), so a claim that also names another subject's case finds it.
 
     Raises:
         InputError: a claim or registry file is bad.
@@ -149,7 +149,7 @@ def case_claims(
     registry = load_registry(baselines)
     loaded = load_claims(names, registry)
     items = LedgerItemResults(ledger, registry)
-    return check_claims(loaded, registry, ledger, items, load_cases=bool(claim_files)).claims
+    return check_claims(loaded, registry, ledger, items).claims
 
 
 def register(app: typer.Typer) -> None:

@@ -136,6 +136,8 @@ def short(test: DifferenceTest) -> str:
 def label(reg: Registry, check: BenchmarkCheck) -> str:
     """``MATH500 (-4.3 [-7.1, -1.7])``: a benchmark with its difference, for reasons."""
     name = reg.benchmarks[check.benchmark].name
+    if check.point_pct is not None:
+        return f"{name} ({check.point_pct[0] - check.point_pct[1]:+.1f}, n not recorded)"
     return f"{name} ({short(check.test)})" if check.test else name
 
 
@@ -275,6 +277,7 @@ def _point_only(
             f"{comparator} {other.value_pct:.1f} = {estimate:+.1f} points: {phrase}"
         ),
         test=None,
+        point_pct=(subject.value_pct, other.value_pct),
         subject_protocol=subject.protocol.words,
         comparator_protocol=other.protocol.words,
         subject_table=subject.table,

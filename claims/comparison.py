@@ -264,6 +264,10 @@ def numbers(reg: Registry, check: ComparatorCheck) -> list[str]:
     out = []
     for b in check.benchmarks:
         name = reg.benchmarks[b.benchmark].name
+        if b.point_pct is not None:
+            s, c = b.point_pct
+            out.append(f"{name}: {s:.1f} vs {c:.1f}, n not recorded")
+            continue
         if b.test is None:
             out.append(f"{name}: no score")
             continue

@@ -20,7 +20,7 @@ with their reasons, are in docs/claims.md ("Cost assertions"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -30,6 +30,7 @@ from claims.decide import most_serious
 from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.files import LoadedClaim
 from claims.pricing import ScopePrice, price_scope
+from claims.registry import name_key
 from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.audit import build_report, price_book
@@ -46,7 +47,8 @@ INHERITANCE_FACTOR = 10
 times the figure are at best misleading."""
 _T = 1 + ABOUT_TOLERANCE
 _HOLDING = ("holds", "extreme_prices")
-Reading = Literal["stated", "implied", "narrower", "wider", "other_subject"]
+_PUBLISHED = "the published dollar figures"
+Reading = Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
 
 
 @dataclass(frozen=True)
@@ -136,14 +138,21 @@ _HINT = (
 
 
 def cost_verdict(
-    loaded: LoadedClaim, i: int, a: CostAssertion, costs: LedgerCosts | None
+    loaded: LoadedClaim,
+    i: int,
+    a: CostAssertion,
+    costs: LedgerCosts | None,
+    related: Collection[str] = (),
 ) -> AssertionVerdict:
     """A claim file's cost assertion against the ledger: the subject's scopes, the subject whose
-    figure the words credit (``figure_of``), and other subjects' published figures of that size.
+    figure the words credit (``figure_of``), and the figures published about ``related`` subjects
+    (those of the cases the claim names) that are about the claim's size.
 
     Raises:
-        InputError: the subject or ``figure_of`` has no ledger entries, or the stated scope is
-            unknown (with the file, line and column).
+        InputError: the subject or ``figure_of`` has no ledger entries, ``figure_of`` is the
+            subject itself, the stated scope is unknown, or a basis names a resource the subject
+            does not use, a vendor with no card for it, or one resource twice (file, line,
+            column and field named).
     """
     claim = loaded.claim
     if costs is None:
@@ -152,32 +161,53 @@ def cost_verdict(
         facts = costs.subject(claim.subject)
     except NotFoundError as exc:
         raise ClaimInputError(f"{loaded.where('subject')}field subject: {exc}; {_HINT}") from None
+    _check_basis(loaded, i, a, facts)
     elsewhere = []
     if a.figure_of is not None:
+        where = f"{loaded.where('assertions', i, 'figure_of')}field assertions[{i}].figure_of"
+        if a.figure_of == claim.subject:
+            raise ClaimInputError(f"{where}: names the claim's own subject")
         try:
             elsewhere.append(costs.subject(a.figure_of))
         except NotFoundError as exc:
-            where = loaded.where("assertions", i, "figure_of")
-            raise ClaimInputError(f"{where}field assertions[{i}].figure_of: {exc}") from None
+            raise ClaimInputError(f"{where}: {exc}") from None
     lineage = {line.subject for line in facts.lines} | {claim.subject}
     for figure in costs.figures():
-        near = figure.usd / _T <= a.usd <= figure.usd * _T
         known = lineage | {e.subject for e in elsewhere}
-        if near and figure.subject not in known:
+        if figure.subject in related and figure.subject not in known and _near(figure.usd, a.usd):
             elsewhere.append(costs.subject(figure.subject))
     try:
-        verdict = check_cost(a, facts, claim.source.date, elsewhere)
+        return check_cost(a, facts, claim.source.date, elsewhere)
     except UnknownNameError as exc:
         where = loaded.where("assertions", i, "scope")
         raise ClaimInputError(f"{where}field assertions[{i}].scope: {exc}") from None
-    published = [
-        f"{f.said_by} published {usd(f.usd)} about {f.subject} ({f.citation}): “{f.quote}”"
-        for f in costs.figures()
-        if f.subject in {e.subject for e in elsewhere} and f.usd / _T <= a.usd <= f.usd * _T
-    ]
-    if published:
-        verdict = verdict.model_copy(update={"evidence": [*verdict.evidence, *published]})
-    return verdict
+
+
+def _check_basis(loaded: LoadedClaim, i: int, a: CostAssertion, facts: SubjectCosts) -> None:
+    """A basis prices a resource the subject (or what it inherits) uses, once, with a vendor
+    that has a card for it."""
+    used = {(x.resource, x.unit) for x in facts.lines} | {(g.resource, g.unit) for g in facts.gaps}
+    seen: set[tuple[str, Unit]] = set()
+    for j, b in enumerate(a.basis):
+        where = f"{loaded.where('assertions', i, 'basis', j)}field assertions[{i}].basis[{j}]"
+        key = (b.resource, b.unit)
+        if key in seen:
+            raise ClaimInputError(f"{where}: {b.resource} per {b.unit.value} is priced twice")
+        seen.add(key)
+        if key not in used:
+            names = ", ".join(sorted({r for r, _ in used})) or "nothing"
+            raise ClaimInputError(
+                f"{where}.resource: the subject uses no {b.resource} per {b.unit.value} "
+                f"(it uses {names})"
+            )
+        if b.vendor is not None:
+            found = facts.book.range(b.resource, b.unit)
+            vendors = sorted({c.vendor for c in found.cards}) if found else []
+            if name_key(b.vendor) not in {name_key(v) for v in vendors}:
+                raise ClaimInputError(
+                    f"{where}.vendor: no {b.vendor!r} card for {b.resource} "
+                    f"(vendors: {', '.join(vendors) or 'none'})"
+                )
 
 
 def reading_scope(facts: SubjectCosts, stated: str | None) -> Scope:
@@ -195,12 +225,22 @@ def reading_scope(facts: SubjectCosts, stated: str | None) -> Scope:
     if any(x.category is Category.PRETRAINING and not x.inherited for x in facts.lines):
         needs.add(Category.PRETRAINING)  # trained from scratch: its own pretraining produced it
     own = [s for s in facts.scopes if not s.include_inherited]
-    whole = [
-        s for s in own if set(s.categories) >= needs and s.runs is None and not s.resource_prefixes
-    ]
-    if whole:
-        return min(whole, key=lambda s: len(s.categories))
-    return max(own or facts.scopes, key=lambda s: len(s.categories))
+    whole = [s for s in own if s.runs is None and not s.resource_prefixes]
+    if covering := [s for s in whole if set(s.categories) >= needs]:
+        return min(covering, key=lambda s: len(s.categories))
+    # never a scope restricted to some runs or resources, unless there is nothing else
+    return max(whole or own or facts.scopes, key=lambda s: len(s.categories))
+
+
+def recorded_scope(facts: SubjectCosts, a: CostAssertion) -> tuple[Scope, HeadlineFigure] | None:
+    """Where the ledger records a published figure of this size for the subject over a scope that
+    counts its inherited base (DeepSeek-V3's $5.576M covers V3-Base's pretraining too): that
+    scope, which the words then mean, and the figure."""
+    wide = {s.id: s for s in facts.scopes if s.include_inherited}
+    for f in facts.figures:
+        if f.scope in wide and f.usd / _T <= a.usd <= f.usd * _T:
+            return wide[f.scope], f
+    return None
 
 
 def _is_narrower(s: Scope, than: Scope) -> bool:
@@ -211,16 +251,27 @@ def _is_narrower(s: Scope, than: Scope) -> bool:
     return cats < base or (cats == base and restricted)
 
 
+def _is_wider(s: Scope, than: Scope) -> bool:
+    if s is than or s.runs is not None or s.resource_prefixes:
+        return False
+    cats, base = set(s.categories), set(than.categories)
+    more = cats > base or (s.include_inherited and not than.include_inherited)
+    return cats >= base and more
+
+
 def _status(bound: CostBound, y: Decimal, p: ScopePrice) -> ScopeStatus:
     if not p.quantified:
         return "unquantified"
+    at_basis: ScopeStatus = "extreme_prices" if p.basis_cheap else "holds"
     if bound is CostBound.ABOUT:
         if y < p.low / _T:
             return "fails"  # even the known part is more than "about" the figure
         if not p.complete:
             return "lower_bound"
+        if p.upper_only:
+            return "upper_bound"  # "under $500" says nothing of how much under
         if p.rep_low / _T <= y <= p.rep_high * _T:
-            return "holds"
+            return at_basis
         return "extreme_prices" if y <= p.high * _T else "fails"
     strict = bound is CostBound.UNDER
     if not (p.low < y if strict else p.low <= y):
@@ -228,8 +279,9 @@ def _status(bound: CostBound, y: Decimal, p: ScopePrice) -> ScopeStatus:
     if not p.complete:
         return "lower_bound"
     # a published upper bound equal to the figure ("less than $500" for "under $500") holds
-    below = p.rep_high < y or (p.rep_high == y and (p.open_high or not strict))
-    return "holds" if below else "extreme_prices"
+    if p.rep_high < y or (p.rep_high == y and (p.upper_only or not strict)):
+        return at_basis
+    return "upper_bound" if p.upper_only else "extreme_prices"
 
 
 def check_cost(
@@ -239,7 +291,8 @@ def check_cost(
     elsewhere: Sequence[SubjectCosts] = (),
 ) -> AssertionVerdict:
     """The verdict on a dollar bound. ``elsewhere`` holds the subjects whose figure the words may
-    be using (``figure_of``, or another subject's published figure of that size)."""
+    be using (``figure_of``, or a subject of the claim's cases that published a figure of that
+    size)."""
     words = f"{a.bound.value.replace('_', ' ')} {usd(a.usd)}"
     if facts is None or not facts.scopes:
         return _verdict(
@@ -250,27 +303,45 @@ def check_cost(
             ["the ledger defines no scopes for the subject: add them to its case file"],
         )
     target = reading_scope(facts, a.scope)
+    recorded = None if a.scope else recorded_scope(facts, a)
+    if recorded is not None:
+        target = recorded[0]
     checks = [_check(a, facts, s, _reading(a, s, target), claim_date) for s in facts.scopes]
     main = next(c for c in checks if c.scope == target.id)
-    narrower = [c for c in checks if c.reading == "narrower"]
-    wider = [c for c in checks if c.reading == "wider"]
     others = [
         _check(a, other, s, "other_subject", claim_date)
         for other in elsewhere
         for s in other.scopes
     ]
-    verdict, reason = _decide(a.usd, words, main, narrower, wider, others)
+    matches = [f for other in elsewhere for f in other.figures if _near(f.usd, a.usd)]
+    verdict, reason, borrowed = _decide(a.usd, words, main, checks, others, matches)
     evidence = [_evidence(c) for c in [*checks, *others]]
+    if recorded is not None:
+        f = recorded[1]
+        evidence.insert(
+            0,
+            f"the ledger records {usd(f.usd)} ({f.said_by}, {f.citation}) as covering "
+            f"{target.label}, which counts the inherited base: the words are read against it",
+        )
     if a.scope is None and not target.include_inherited:
-        own = facts.scope(target)[0]
-        verdict, reason = _inheritance(a, facts, own, claim_date, verdict, reason, evidence)
+        own = facts.scope(target)
+        verdict, reason = _inheritance(
+            a, facts, own, claim_date, verdict, reason, evidence, quiet=borrowed
+        )
     return _verdict(a, verdict, reason, [*checks, *others], evidence)
+
+
+def _near(figure: Decimal, y: Decimal) -> bool:
+    """Whether a published figure is "about" the claim's."""
+    return figure / _T <= y <= figure * _T
 
 
 def _reading(a: CostAssertion, s: Scope, target: Scope) -> Reading:
     if s is target:
         return "stated" if a.scope else "implied"
-    return "narrower" if _is_narrower(s, target) else "wider"
+    if _is_narrower(s, target):
+        return "narrower"
+    return "wider" if _is_wider(s, target) else "other"
 
 
 def _check(
@@ -337,14 +408,15 @@ def _representative(p: ScopePrice, claim_date: date | None) -> str:
     """The representative price in words: the claimant's basis, else the median near card."""
     if not p.lines:
         return "nothing priced"
-    if all(x.line.unit is Unit.USD for x in p.lines):
-        return "the published dollar figures"
+    if p.published_only:
+        return _PUBLISHED
     bases = sorted({x.basis for x in p.lines if x.basis})
-    market = {(x.line.resource, len(x.near)) for x in p.lines if not x.basis and x.near}
+    market = {(x.line.resource, len(x.near), x.far) for x in p.lines if not x.basis and x.near}
     near = f"near {claim_date}" if claim_date else "near the work"
     if len(market) == 1:
-        resource, n = next(iter(market))
-        words = [f"the median of {n} {resource} cards {near}"]
+        resource, n, far = next(iter(market))
+        where = "(every card: none near the work)" if far else near
+        words = [f"the median of {n} {resource} cards {where}"]
     else:
         words = [f"the median cards {near}"] if market else []
     return "; ".join([*bases, *words])
@@ -354,45 +426,63 @@ def _decide(
     y: Decimal,
     words: str,
     main: ScopeCheck,
-    narrower: list[ScopeCheck],
-    wider: list[ScopeCheck],
+    checks: list[ScopeCheck],
     others: list[ScopeCheck],
-) -> tuple[Verdict, str]:
+    matches: list[HeadlineFigure],
+) -> tuple[Verdict, str, bool]:
+    """(verdict, reason, whether the figure is another subject's) from the scopes' statuses."""
+    narrower = [c for c in checks if c.reading == "narrower"]
+    wider = [c for c in checks if c.reading == "wider"]
+    held = [c for c in narrower if c.status in _HOLDING]
+    own = " (the source's own published figures, not independently checked)"
     if main.status == "holds":
-        return Verdict.SUPPORTED, f"{words} holds for {_span(main)}"
+        text = f"{words} holds for {_span(main)}"
+        return Verdict.SUPPORTED, text + (own if main.representative == _PUBLISHED else ""), False
     if main.status == "unquantified":
         return (
             Verdict.UNVERIFIABLE,
-            f"{words}: nothing in {main.label} is quantified ({_gaps(main)}); missing is not $0",
+            f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0",
+            False,
         )
-    held = [c for c in narrower if c.status in _HOLDING]
     if main.status == "extreme_prices":
-        return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}"
-    if main.status == "lower_bound":
-        missing = f"{main.label} also counts {_gaps(main)}"
+        return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}", False
+    if main.status in ("lower_bound", "upper_bound"):
+        missing = (
+            f"{main.label} also counts {_gaps(main)}"
+            if main.status == "lower_bound"
+            else f"{main.label} is known only as published upper bounds (up to "
+            f"{usd(main.cost_usd_high)}), which say nothing of how much less it cost"
+        )
         if held:
-            return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}; {missing}"
+            return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}; {missing}", False
         return (
             Verdict.INCONCLUSIVE,
-            f"the known part of {_span(main)} is consistent with {words}, but {missing}: a lower "
-            "bound cannot support it",
+            f"{words} is consistent with what is known of {_span(main)}, but {missing}: that "
+            "cannot support it",
+            False,
         )
     if held:
         return (
             Verdict.MISLEADING,
             f"{words} holds only for {_spans(held)}; not for {_span(main)}, which the words imply",
+            False,
         )
     # a wider or another subject's scope whose known part fits is enough to mislead
     if fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]:
         return (
             Verdict.MISLEADING,
             f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}",
+            False,
         )
-    if theirs := [c for c in others if c.status in (*_HOLDING, "lower_bound")]:
+    theirs = [c for c in others if c.status in (*_HOLDING, "lower_bound")]
+    if matches or theirs:
+        whose = [f"{f.subject}'s {usd(f.usd)} ({f.said_by}, {f.citation})" for f in matches] or [
+            _spans(theirs, subject=True)
+        ]
         return (
             Verdict.MISLEADING,
-            f"{words} is another subject's figure: it fits {_spans(theirs, subject=True)}; not "
-            f"{_span(main)}",
+            f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}",
+            True,
         )
     priced = [c for c in (main, *narrower, *wider) if c.status != "unquantified"]
     cheapest = min(priced, key=lambda c: c.cost_usd_low)
@@ -401,71 +491,80 @@ def _decide(
             Verdict.NOT_SUPPORTED,
             f"{words} is below every scope; the cheapest, {_span(cheapest)}, costs at least "
             f"{usd(cheapest.cost_usd_low)} at the cheapest near prices",
+            False,
         )
-    return Verdict.NOT_SUPPORTED, f"{words} fails for {_span(main)}, and fits no other scope"
+    return (
+        Verdict.NOT_SUPPORTED,
+        f"{words} fails for {_span(main)}, and fits no other scope",
+        False,
+    )
 
 
 def _inheritance(
     a: CostAssertion,
     facts: SubjectCosts,
-    own: list[CostLine],
+    own: tuple[list[CostLine], list[Unpriced]],
     claim_date: date | None,
     verdict: Verdict,
     reason: str,
     evidence: list[str],
+    quiet: bool = False,
 ) -> tuple[Verdict, str]:
-    """Words about producing the model against what it inherited (the rule's docstring above),
-    unless the figure is one published for the subject over a scope that counts the base.
+    """Words about producing the model against what it inherited (the rule's docstring above).
+    With ``quiet`` (the figure is another subject's) the base is named in the evidence only.
 
     Where neither the model's own work nor its base has a price, but both are counted in one
     resource (H800 GPU-hours), the comparison needs no price: at the rate the figure implies for
     the model's own work, the base costs (its quantity / the model's quantity) times the figure.
+    That needs the model's own work complete (else the ratio is not a bound).
     """
     lines, gaps = facts.inherited()
     if not lines and not gaps:
         return verdict, reason
-    wide = {s.id for s in facts.scopes if s.include_inherited}
-    for f in facts.figures:  # the figure is one published for a scope that counts the base
-        if f.scope in wide and f.usd / _T <= a.usd <= f.usd * _T:
-            evidence.append(
-                f"the figure matches {usd(f.usd)} published by {f.said_by} ({f.citation}) for "
-                f"{f.scope}, which counts the inherited base"
-            )
-            return verdict, reason
     p = price_scope(lines, gaps, facts.book, facts.dates, claim_date, a.basis)
     bases = ", ".join(dict.fromkeys(x.subject for x in lines)) or "the base model"
-    if not p.quantified:
-        kinds = {(x.resource, x.unit) for x in own if x.unit not in INFORMATIONAL_UNITS}
-        same = [x for x in lines if (x.resource, x.unit) in kinds]
-        q_own = sum(x.quantity_low for x in own if x.unit not in INFORMATIONAL_UNITS)
-        if len(kinds) == 1 and same and q_own > 0:
-            ratio = Decimal(repr(sum(x.quantity_low for x in same) / q_own))
-            resource, unit = next(iter(kinds))
-            evidence.append(
-                f"inherited from {bases}: at least {ratio:,.1f} times the model's own "
-                f"{resource} {unit.value}s, so {ratio:,.1f}x the figure at the rate it implies"
-            )
-            if ratio >= INHERITANCE_FACTOR:
-                return (
-                    most_serious([verdict, Verdict.MISLEADING]),
-                    f"{reason}; the words speak of producing the model, and leave out the "
-                    f"inherited {bases}: at whatever price makes the figure right, at least "
-                    f"{ratio:,.0f}x the figure ({resource}, {ratio:,.1f} times the model's own)",
-                )
-            return verdict, reason
-        evidence.append(f"inherited from {bases}: not quantified ({'; '.join(p.gaps)})")
-        return verdict, reason
     known = "at least " if p.gaps else ""
-    cost = f"{known}{_range(p.rep_low, p.rep_high)}"
-    evidence.append(f"inherited from {bases} (not in the scope the words imply): {cost}")
-    if p.rep_low < INHERITANCE_FACTOR * a.usd:
+    if p.quantified:
+        cost = f"{known}{_range(p.rep_low, p.rep_high)}"
+        evidence.append(f"inherited from {bases} (not in the scope the words imply): {cost}")
+        if p.rep_low < INHERITANCE_FACTOR * a.usd or quiet:
+            return verdict, reason
+        return (
+            most_serious([verdict, Verdict.MISLEADING]),
+            f"{reason}; the words speak of producing the model, and leave out the inherited "
+            f"{bases}: {cost}, {known}{p.rep_low / a.usd:,.0f}x the figure",
+        )
+    own_lines, own_gaps = own
+    kinds = {(x.resource, x.unit) for x in own_lines if x.unit not in INFORMATIONAL_UNITS}
+    same = [x for x in lines if (x.resource, x.unit) in kinds]
+    q_own = sum(x.quantity_high for x in own_lines if x.unit not in INFORMATIONAL_UNITS)
+    if len(kinds) != 1 or not same or not q_own or any(g.quantity is None for g in own_gaps):
+        evidence.append(f"inherited from {bases}: no cost ({'; '.join(p.gaps)})")
         return verdict, reason
-    ratio = p.rep_low / a.usd
+    ratio = Decimal(repr(sum(x.quantity_low for x in same) / q_own))
+    resource, unit = next(iter(kinds))
+    evidence.append(
+        f"inherited from {bases}: {known}{ratio:,.1f} times the model's own {resource} "
+        f"{unit.value}s, so {known}{ratio:,.1f}x the figure at the rate the figure implies"
+    )
+    if ratio < INHERITANCE_FACTOR or quiet:
+        return verdict, reason
     return (
         most_serious([verdict, Verdict.MISLEADING]),
         f"{reason}; the words speak of producing the model, and leave out the inherited "
-        f"{bases}: {cost}, {known}{ratio:,.0f}x the figure",
+        f"{bases}: {known}{ratio:,.0f} times the model's own {resource} hours, so {known}"
+        f"{ratio:,.0f}x the figure at whatever price makes the figure right",
     )
+
+
+def _figure(c: ScopeCheck) -> str:
+    """A scope's representative cost: a dash where nothing in it has a cost, "up to" where only
+    published upper bounds are known of part of it (their low end is unknown, not $0)."""
+    if c.status == "unquantified":
+        return "—"
+    if c.status == "upper_bound" or (c.cost_usd_low == 0 < c.cost_usd_high):
+        return f"up to {usd(c.representative_usd_high)}"
+    return _range(c.representative_usd_low, c.representative_usd_high)
 
 
 def _range(low: Decimal, high: Decimal) -> str:
@@ -474,8 +573,7 @@ def _range(low: Decimal, high: Decimal) -> str:
 
 def _span(c: ScopeCheck, subject: bool = False) -> str:
     whose = f"{c.subject}'s " if subject else ""
-    text = f"{whose}{c.label} ({_range(c.representative_usd_low, c.representative_usd_high)}"
-    text += f" at {c.representative}"
+    text = f"{whose}{c.label} ({_figure(c)} at {c.representative}"
     if c.gaps:
         text += ", a lower bound"
     if c.implied_usd_per_gpu_hour is not None:
@@ -518,11 +616,11 @@ def _needs(c: ScopeCheck) -> str:
 
 def _evidence(c: ScopeCheck) -> str:
     whose = f"{c.subject}: " if c.reading == "other_subject" else ""
-    text = (
-        f"{whose}{c.label} [{c.reading}]: {c.status.replace('_', ' ')}; "
-        f"{_range(c.representative_usd_low, c.representative_usd_high)} at {c.representative}; "
-        f"market {_range(c.cost_usd_low, c.cost_usd_high)}"
-    )
+    text = f"{whose}{c.label} [{c.reading}]: {c.status.replace('_', ' ')}"
+    if c.status != "unquantified":
+        text += f"; {_figure(c)} at {c.representative}"
+        if c.representative != _PUBLISHED:
+            text += f"; market {_range(c.cost_usd_low, c.cost_usd_high)}"
     if c.gpu_hours is not None:
         text += f", {c.gpu_hours:,.2f} GPU-hours"
     if c.implied_usd_per_gpu_hour is not None:
@@ -534,7 +632,7 @@ def _evidence(c: ScopeCheck) -> str:
                 f"{c.cards_total})"
             )
     if c.gaps:
-        text += f"; not quantified: {_gaps(c)}"
+        text += f"; no cost: {_gaps(c)}"
     if c.notes:
         text += f"; {'; '.join(c.notes)}"
     return text
@@ -555,8 +653,7 @@ def _verdict(
         reason=reason,
         numbers=[
             f"{c.subject + ': ' if c.reading == 'other_subject' else ''}{c.label}: "
-            f"{_range(c.representative_usd_low, c.representative_usd_high)} "
-            f"({c.status.replace('_', ' ')})"
+            f"{_figure(c)} ({c.status.replace('_', ' ')})"
             for c in checks
         ],
         evidence=evidence,

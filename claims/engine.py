@@ -7,7 +7,7 @@ once, and returns a :class:`~claims.report.CheckReport`. Everything else here is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from claims import stats
@@ -16,6 +16,7 @@ from claims.comparison import check_comparison
 from claims.costs import LedgerCosts, cost_verdict
 from claims.decide import most_serious
 from claims.efficiency import check_data_efficiency
+from claims.errors import ClaimInputError, unknown
 from claims.files import LoadedClaim
 from claims.items import ItemIndex, ItemResultsSource
 from claims.quality import check_relative_quality
@@ -27,14 +28,22 @@ from claims.schema import (
     DataEfficiencyAssertion,
 )
 from ledger.cases import load_case, record_case
+from ledger.schema import Case
 from ledger.store import Ledger
 
 DEFAULT_SEED = 20250131
 """Seed of the paired bootstrap unless one is given (s1's first arXiv day); stored in verdicts."""
 
 
-def check_claim(loaded: LoadedClaim, ctx: Context, costs: LedgerCosts | None) -> ClaimVerdict:
+def check_claim(
+    loaded: LoadedClaim,
+    ctx: Context,
+    costs: LedgerCosts | None,
+    related: Collection[str] = (),
+) -> ClaimVerdict:
     """Every assertion of one claim; the claim's verdict is the most serious of them.
+    ``related`` are the subjects of the cases the claim names (whose published figures a cost
+    figure may be).
 
     Raises:
         InputError: a cost assertion about a subject with no ledger entries, or an unknown
@@ -46,7 +55,7 @@ def check_claim(loaded: LoadedClaim, ctx: Context, costs: LedgerCosts | None) ->
     out = []
     for i, a in enumerate(claim.assertions):
         if isinstance(a, CostAssertion):
-            out.append(cost_verdict(loaded, i, a, costs))
+            out.append(cost_verdict(loaded, i, a, costs, related))
         elif isinstance(a, ComparisonAssertion):
             assert model is not None  # checked when the file was read
             out.append(check_comparison(ctx, a, model.id, date))
@@ -82,13 +91,36 @@ def check_claims(
         InputError: bad input found while checking (see :func:`check_claim`).
         LedgerError: a case cannot be loaded, or the ledger cannot be read.
     """
-    if ledger is not None and load_cases:
-        for case in dict.fromkeys(name for c in loaded for name in c.claim.cases):
-            record_case(ledger, load_case(_case_path(case, loaded)))
+    cases = {
+        name: load_case(_case_path(name, loaded))
+        for name in dict.fromkeys(name for c in loaded for name in c.claim.cases)
+    }
+    if ledger is not None:
+        _check_subjects(loaded, ledger, cases.values())
+        if load_cases:
+            for case in cases.values():
+                record_case(ledger, case)
     ctx = Context(registry=registry, items=items or ItemIndex(), seed=seed)
     costs = LedgerCosts(ledger) if ledger is not None else None
-    verdicts = [check_claim(c, ctx, costs) for c in loaded]
+    verdicts = []
+    for c in loaded:
+        related = {s.id for name in c.claim.cases for s in cases[name].subjects}
+        verdicts.append(check_claim(c, ctx, costs, related))
     return CheckReport(claims=verdicts)
+
+
+def _check_subjects(loaded: Sequence[LoadedClaim], ledger: Ledger, cases: Iterable[Case]) -> None:
+    """Before anything is written: every ``figure_of`` names a subject of the ledger or of the
+    cases to load."""
+    known = {s.id for s in ledger.subjects()} | {s.id for case in cases for s in case.subjects}
+    for c in loaded:
+        for i, a in enumerate(c.claim.assertions):
+            if isinstance(a, CostAssertion) and a.figure_of and a.figure_of not in known:
+                raise ClaimInputError(
+                    f"{c.where('assertions', i, 'figure_of')}field assertions[{i}].figure_of: "
+                    f"{unknown('subject', a.figure_of, sorted(known))}; name its case under "
+                    "`case:` too"
+                )
 
 
 def _case_path(case: str, loaded: Sequence[LoadedClaim]) -> str | Path:

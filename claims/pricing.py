@@ -29,7 +29,7 @@ from claims.schema import PriceBasis
 from ledger.costs import INFORMATIONAL_UNITS
 from ledger.prices import PriceBook
 from ledger.report import CostLine, Unpriced
-from ledger.schema import PriceCard, Unit
+from ledger.schema import PriceCard, Term, Unit
 
 NEAR_DAYS = 365
 """Cards dated within this many days of the work price it; older or newer ones only where none is
@@ -62,8 +62,11 @@ class LinePrice:
     """The claimant's basis, in words, where it priced this line."""
     far: str | None = None
     """Why the market cards are not near the work, where they are not."""
-    open_high: bool = False
-    """Whether the high end is a published upper bound (money reported as "under $Y")."""
+    upper_only: bool = False
+    """Whether only an upper bound is known (money published as "under $Y"): its low end is
+    unknown, not $0, so it can support "under $Z" (Z at or above Y) and nothing else."""
+    basis_cheap: bool = False
+    """Whether the claimant's basis is below every card near the work."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,20 @@ class ScopePrice:
     """Far cards, bases that could not be applied."""
 
     @property
-    def open_high(self) -> bool:
-        """Whether the high end is a published upper bound ("under $500" published as such)."""
-        return any(p.open_high for p in self.lines)
+    def upper_only(self) -> bool:
+        """Whether part of the scope is known only by an upper bound ("under $500")."""
+        return any(p.upper_only for p in self.lines)
+
+    @property
+    def basis_cheap(self) -> bool:
+        """Whether the claimant's basis prices part of the scope below every card near the work:
+        the figure then holds only at a price nobody near the work charged."""
+        return any(p.basis_cheap for p in self.lines)
+
+    @property
+    def published_only(self) -> bool:
+        """Whether every priced line is money published as money (the source's own figures)."""
+        return bool(self.lines) and all(p.line.unit is Unit.USD for p in self.lines)
 
     @property
     def quantified(self) -> bool:
@@ -168,11 +182,14 @@ def price_line(
     Returns ``(None, gap)`` for a line no card or basis prices.
     """
     q_low, q_high = _dec(line.quantity_low), _dec(line.quantity_high)
-    if line.unit is Unit.USD:  # a published upper bound ("under $500") runs from $0
+    if line.unit is Unit.USD:  # "under $500" is stored as 0..500: only its top is known
         bound = line.quantity_low == 0 < line.quantity_high
-        return LinePrice(line, q_low, q_low, q_high, q_high, None, open_high=bound), None
+        return LinePrice(line, q_low, q_low, q_high, q_high, None, upper_only=bound), None
     found = book.range(line.resource, line.unit)
-    cards = found.cards if found else ()
+    # a rental figure is read against on-demand prices where there are any: commitments of one
+    # or three years are cheaper per hour, and not what renting for one run costs
+    cards = tuple(c for c in found.cards if c.term is Term.ON_DEMAND) if found else ()
+    cards = cards or (found.cards if found else ())
     near = tuple(c for c in cards if when is not None and abs((c.date - when).days) <= NEAR_DAYS)
     far = None
     if cards and not near:
@@ -204,6 +221,7 @@ def price_line(
             near=near,
             basis=basis_words,
             far=far,
+            basis_cheap=basis_price is not None and bool(prices) and basis_price < prices[0],
         ),
         note,
     )

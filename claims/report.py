@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from claims.schema import CLAIMS_SCHEMA_VERSION, ClaimSource
+from claims.schema import ClaimSource
 from ledger.report import Usd
 from ledger.schema import Record
 
@@ -132,7 +132,10 @@ class BenchmarkCheck(Record):
     reason: str
     """One line."""
     test: DifferenceTest | None
-    """The deciding test; ``None`` where a score is missing."""
+    """The deciding test; ``None`` where a score is missing or no interval can be computed."""
+    point_pct: tuple[float, float] | None = None
+    """(subject, comparator) scores where both are published but the benchmark's size is not,
+    so there is no interval."""
     cross_check: DifferenceTest | None = None
     """A second test shown beside it (Newcombe beside a published paired interval)."""
     subject_protocol: str | None = None
@@ -174,7 +177,9 @@ class ComparatorCheck(Record):
     """Areas the words name with no benchmark in the subject's report."""
 
 
-ScopeStatus = Literal["holds", "extreme_prices", "lower_bound", "unquantified", "fails"]
+ScopeStatus = Literal[
+    "holds", "extreme_prices", "lower_bound", "upper_bound", "unquantified", "fails"
+]
 
 
 class ScopeCheck(Record):
@@ -186,13 +191,16 @@ class ScopeCheck(Record):
     """The subject the scope is defined for (another subject's where the figure is theirs)."""
     label: str
     """What it counts."""
-    reading: Literal["stated", "implied", "narrower", "wider", "other_subject"]
+    reading: Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
     """The scope the words state, the one they imply (producing the model), narrower or wider
-    than that, or a scope of the subject whose figure the words use."""
+    than that, another scope of the subject (neither), or a scope of the subject whose figure the
+    words use."""
     status: ScopeStatus
     """``holds`` at the representative price; holds only at ``extreme_prices`` (the cheap end,
-    or for "about" the dear end, of the cards near the work); consistent, but only a
-    ``lower_bound`` is known (gaps); nothing ``unquantified``; or ``fails`` at every price."""
+    or for "about" the dear end, of the cards near the work, or at a claimant's basis below every
+    near card); consistent, but only a ``lower_bound`` (gaps) or an ``upper_bound`` (money
+    published as "under $Y") is known; nothing has a cost (``unquantified``); or ``fails`` at
+    every price."""
     cost_usd_low: Usd
     """Market low: the cheapest near card (or basis) at the low quantities; gaps not included."""
     cost_usd_high: Usd
@@ -267,11 +275,16 @@ class ClaimVerdict(Record):
     """Versions of receipts and of the statistics libraries."""
 
 
+CHECK_REPORT_VERSION = 2
+"""Version of what ``receipts check --json`` prints. 2: a cost check's scopes carry ``status``,
+the representative price and the gaps (``holds`` is gone); comparisons say which tables paired."""
+
+
 class CheckReport(Record):
     """What ``receipts check --json`` prints."""
 
-    schema_version: int = CLAIMS_SCHEMA_VERSION
-    """Format version."""
+    schema_version: int = CHECK_REPORT_VERSION
+    """Format version (:data:`CHECK_REPORT_VERSION`)."""
     claims: list[ClaimVerdict]
     """One entry per claim file."""
 

@@ -149,6 +149,10 @@ class PriceBasis(Record):
     def _one_rate(self) -> PriceBasis:
         if (self.usd_per_unit is None) == (self.vendor is None):
             raise ValueError("give usd_per_unit or vendor, exactly one")
+        if self.usd_per_unit is not None and self.usd_per_unit <= 0:
+            raise ValueError("usd_per_unit must be above 0: a price basis is a price")
+        if self.unit is Unit.USD:
+            raise ValueError("a basis prices a resource unit, not dollars")
         return self
 
 

@@ -307,6 +307,17 @@ def _check_references(case: Case, path: Path) -> None:
         raise InputError(f"{path}: {problems[0]} is not defined in the case")
 
 
+def ancestors(case: Case, subject: str | None = None) -> list[str]:
+    """The ancestors of a subject of the case (its own by default), nearest first."""
+    bases = {s.id: s.base for s in case.subjects}
+    out: list[str] = []
+    base = bases.get(subject or case.subject)
+    while base is not None and base not in out:
+        out.append(base)
+        base = bases.get(base)
+    return out
+
+
 def case_records(case: Case) -> list[Record]:
     """The case's records in the order the ledger needs them (runs before their usages)."""
     return [

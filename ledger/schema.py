@@ -55,11 +55,17 @@ def _finite_non_negative(value: float | None) -> float | None:
     return value
 
 
+MAX_USD = Decimal("1e13")
+"""No amount of money in receipts is above $10 trillion: a larger one is a typo or an attack."""
+
+
 def _money(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite amount")
     if value < 0:
         raise ValueError("must not be negative")
+    if value > MAX_USD:
+        raise ValueError("must be at most $10 trillion (1e13)")
     return value
 
 

@@ -177,25 +177,18 @@ app.add_typer(cases_app, name="cases")
 def cases_list(as_json: JsonOpt = False) -> None:
     """Every bundled case and claim set: the subject, what it inherits, and its claims."""
     from claims.files import bundled_claim_sets, bundled_claims
-    from ledger.cases import bundled_case_names, load_case
+    from ledger.cases import ancestors, bundled_case_names, load_case
 
     rows: list[dict[str, str | list[str] | None]] = []
     for name in sorted({*bundled_case_names(), *bundled_claim_sets()}):
         case = load_case(name) if name in bundled_case_names() else None
-        lineage: list[str] = []
-        if case is not None:
-            bases = {s.id: s.base for s in case.subjects}
-            base = bases.get(case.subject)
-            while base is not None and base not in lineage:
-                lineage.append(base)
-                base = bases.get(base)
         rows.append(
             {
                 "name": name,
                 "case": case.id if case else None,
                 "title": case.title if case else None,
                 "subject": case.subject if case else None,
-                "inherits": lineage,
+                "inherits": ancestors(case) if case else [],
                 "claims": [f"{name}/{e.name.rsplit('.', 1)[0]}" for e in bundled_claims(name)],
             }
         )

@@ -190,3 +190,12 @@ def test_a_base_that_names_nothing_is_an_error(tmp_path: Path) -> None:
     path = _case_file(tmp_path, [{"id": "my-ft", "name": "mine", "base": "Qwen9-1T"}])
     with pytest.raises(InputError, match="base 'Qwen9-1T' is neither a subject of the case"):
         load_case(path)
+
+
+@pytest.mark.parametrize("name", ["deepseek-r1", "deepseek-v3", "alpaca", "sky-t1"])
+def test_audit_each_case_on_a_fresh_ledger(runner: CliRunner, tmp_path: Path, name: str) -> None:
+    """A case whose claims name another case (DeepSeek-R1's figure that is V3's) audits too."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = runner.invoke(app, ["audit", name, "--json", "--ledger", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["claims"]

@@ -28,7 +28,7 @@ def test_check_s1_json(runner: CliRunner, sqlite_url: str) -> None:
     result = invoke(runner, "check", "s1", "--json", "--ledger", sqlite_url)
     assert result.exit_code == 0, result.output  # exit 0 whatever the verdicts
     report = json.loads(result.stdout)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
     assert verdicts["s1/techcrunch"] == "not_supported"
     assert verdicts["s1/muennighoff"] == "misleading"

@@ -67,9 +67,9 @@ def test_under_50_holds_only_for_the_final_runs_rented_compute(s1: dict[str, Cla
     assert recipe.gaps == ["s1/human-inspection: labour/annotator (person_hour), not quantified"]
     assert all(s.status == "fails" for k, s in scopes.items() if k != "s1/final-sft-rented")
     assert final.implied_usd_per_gpu_hour == pytest.approx(Decimal("7.21"), abs=Decimal("0.01"))
-    # the median of the 13 H100 cards dated within a year of 2025-02-05 is $4.31
-    assert (final.cards_total, final.representative_usd_per_gpu_hour) == (13, Decimal("4.31"))
-    assert "holds only for final fine-tuning run, rented compute ($29.88 at" in verdict.reason
+    # the median of the 7 on-demand H100 cards dated within a year of 2025-02-05 is $3.99
+    assert (final.cards_total, final.representative_usd_per_gpu_hour) == (7, Decimal("3.99"))
+    assert "holds only for final fine-tuning run, rented compute ($27.66 at" in verdict.reason
     assert "leave out the inherited Qwen2.5-32B-Instruct" in verdict.reason
 
 
@@ -77,7 +77,7 @@ def test_kellogg_and_muennighoff_against_the_final_run(s1: dict[str, ClaimVerdic
     six = _assertion(s1, "s1/kellogg", "about-6").scopes[0]
     assert six.reading == "stated" and six.cards_within == 0
     assert six.implied_usd_per_gpu_hour == pytest.approx(Decimal("0.865"), abs=Decimal("0.001"))
-    assert six.card_usd_per_gpu_hour_low == Decimal("2.59")  # cheapest H100 card near the claim
+    assert six.card_usd_per_gpu_hour_low == Decimal("2.99")  # cheapest on-demand H100 near it
     twenty = _assertion(s1, "s1/muennighoff", "about-20")
     assert twenty.scopes[0].status == "extreme_prices"
     assert twenty.scopes[0].implied_usd_per_gpu_hour == pytest.approx(
