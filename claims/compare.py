@@ -413,15 +413,7 @@ def check_comparator(
     checks = [
         check_benchmark(ctx, relation, margin, subject, comparator, b, table, pin) for b in chosen
     ]
-    labels = [
-        (
-            f"{ctx.registry.benchmarks[c.benchmark].name} ({short(c.test)})"
-            if c.test
-            else c.benchmark,
-            c.verdict,
-        )
-        for c in checks
-    ]
+    labels = [(label(ctx.registry, c), c.verdict) for c in checks]
     verdict, reason = combine_benchmarks(relation, labels, missing)
     return (
         ComparatorCheck(

@@ -438,37 +438,21 @@ def _decide(
     if main.status == "holds":
         text = f"{words} holds for {_span(main)}"
         return Verdict.SUPPORTED, text + (own if main.representative == _PUBLISHED else ""), False
-    if main.status == "unquantified":
-        return (
-            Verdict.UNVERIFIABLE,
-            f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0",
-            False,
-        )
     if main.status == "extreme_prices":
         return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}", False
-    if main.status in ("lower_bound", "upper_bound"):
-        missing = (
-            f"{main.label} also counts {_gaps(main)}"
-            if main.status == "lower_bound"
-            else f"{main.label} is known only as published upper bounds (up to "
-            f"{usd(main.cost_usd_high)}), which say nothing of how much less it cost"
-        )
-        if held:
-            return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}; {missing}", False
-        return (
-            Verdict.INCONCLUSIVE,
-            f"{words} is consistent with what is known of {_span(main)}, but {missing}: that "
-            "cannot support it",
-            False,
-        )
     if held:
-        return (
-            Verdict.MISLEADING,
-            f"{words} holds only for {_spans(held)}; not for {_span(main)}, which the words imply",
-            False,
-        )
+        how = "; not for" if main.status == "fails" else "; for"
+        rest = {
+            "fails": f"{_span(main)}, which the words imply",
+            "lower_bound": f"{main.label}, which the words imply, also counts {_gaps(main)}",
+            "upper_bound": f"{main.label}, which the words imply, only upper bounds are known",
+            "unquantified": f"{main.label}, which the words imply, nothing has a cost",
+        }[main.status]
+        return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}{how} {rest}", False
     # a wider or another subject's scope whose known part fits is enough to mislead
-    if fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]:
+    if main.status == "fails" and (
+        fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]
+    ):
         return (
             Verdict.MISLEADING,
             f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}",
@@ -483,6 +467,25 @@ def _decide(
             Verdict.MISLEADING,
             f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}",
             True,
+        )
+    if main.status == "unquantified":
+        return (
+            Verdict.UNVERIFIABLE,
+            f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0",
+            False,
+        )
+    if main.status in ("lower_bound", "upper_bound"):
+        missing = (
+            f"{main.label} also counts {_gaps(main)}"
+            if main.status == "lower_bound"
+            else f"{main.label} is known only as published upper bounds (up to "
+            f"{usd(main.cost_usd_high)}), which say nothing of how much less it cost"
+        )
+        return (
+            Verdict.INCONCLUSIVE,
+            f"{words} is consistent with what is known of {_span(main)}, but {missing}: that "
+            "cannot support it",
+            False,
         )
     priced = [c for c in (main, *narrower, *wider) if c.status != "unquantified"]
     cheapest = min(priced, key=lambda c: c.cost_usd_low)
@@ -573,6 +576,8 @@ def _range(low: Decimal, high: Decimal) -> str:
 
 def _span(c: ScopeCheck, subject: bool = False) -> str:
     whose = f"{c.subject}'s " if subject else ""
+    if c.status == "unquantified":
+        return f"{whose}{c.label} (nothing in it has a cost)"
     text = f"{whose}{c.label} ({_figure(c)} at {c.representative}"
     if c.gaps:
         text += ", a lower bound"
