@@ -15,7 +15,7 @@ from typing import Literal
 from claims import stats
 from claims.decide import combine_benchmarks, decide_difference
 from claims.items import ItemResultsSource, align
-from claims.pairing import choose_pair, protocol_difference
+from claims.pairing import Pair, choose_pair, protocol_difference
 from claims.registry import Difference, Registry
 from claims.report import (
     AlternativeValue,
@@ -178,24 +178,13 @@ def check_benchmark(
     if s_items is not None and c_items is not None:
         test = paired_test(bench, s_items, c_items, ctx.seed)
     if test is None:
-        missing = [m for m, s in ((subject, s_score), (comparator, c_score)) if s is None]
-        if missing:
-            why = f"no published score for {missing[0]}"
-            if table is not None:
-                why += f" in table {table}"
-            if pin is not None:
-                why += f" under {pin.words}"
-            return unverifiable(bench, comparator, why)
+        found = _aggregate_test(
+            reg, relation, margin, bench, pair, (subject, comparator), table, pin
+        )
+        if isinstance(found, BenchmarkCheck):
+            return found
+        test, cross = found
         assert s_score is not None and c_score is not None
-        if bench.n is None:
-            return _point_only(relation, margin, bench, comparator, s_score, c_score)
-        within = table or (s_score.table if pair.like_for_like else None)
-        diff = reg.difference(subject, comparator, bench.id, within) if within else None
-        if diff is not None:
-            test = published_test(diff, s_score, c_score, bench.n)
-            cross = newcombe_test(bench, s_score, c_score)
-        else:
-            test = newcombe_test(bench, s_score, c_score)
     s_protocol = s_items.protocol if test.method is IntervalMethod.PAIRED and s_items else None
     c_protocol = c_items.protocol if test.method is IntervalMethod.PAIRED and c_items else None
     s_protocol = s_protocol or (
@@ -250,6 +239,40 @@ def check_benchmark(
         subject_table=None if paired or s_score is None else s_score.table,
         comparator_table=None if paired or c_score is None else c_score.table,
     )
+
+
+def _aggregate_test(
+    reg: Registry,
+    relation: Relation,
+    margin: float | None,
+    bench: Benchmark,
+    pair: Pair,
+    sides: tuple[str, str],
+    table: str | None,
+    pin: Protocol | None,
+) -> tuple[DifferenceTest, DifferenceTest | None] | BenchmarkCheck:
+    """The test from published scores: the source's own interval for the pair where it gave one
+    (with Newcombe's beside it), else Newcombe's; or the check that ends here (a missing score,
+    no n)."""
+    subject, comparator = sides
+    s_score, c_score = pair.subject, pair.comparator
+    if s_score is None or c_score is None:
+        missing = subject if s_score is None else comparator
+        why = f"no published score for {missing}"
+        if table is not None:
+            why += f" in table {table}"
+        if pin is not None:
+            why += f" under {pin.words}"
+        return unverifiable(bench, comparator, why)
+    if bench.n is None:
+        return _point_only(relation, margin, bench, comparator, s_score, c_score)
+    within = table or (s_score.table if pair.like_for_like else None)
+    diff = reg.difference(subject, comparator, bench.id, within) if within else None
+    if diff is not None:
+        return published_test(diff, s_score, c_score, bench.n), newcombe_test(
+            bench, s_score, c_score
+        )
+    return newcombe_test(bench, s_score, c_score), None
 
 
 def _point_only(

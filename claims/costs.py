@@ -1,6 +1,6 @@
 """Cost assertions: a dollar bound against the subject's cost scopes, priced for the claim.
 
-:func:`subject_costs` reads the ledger once per subject; :func:`check_cost` is pure. The rules,
+:mod:`claims.cost_facts` reads the ledger once per subject; :func:`check_cost` is pure. The rules,
 with their reasons, are in docs/claims.md ("Cost assertions"):
 
 * each scope is priced with the cards dated near the work and, where the claim states one, the
@@ -8,24 +8,25 @@ with their reasons, are in docs/claims.md ("Cost assertions"):
   never $0;
 * the bound *holds* under a scope where it holds at the representative price (the claimant's
   basis, else the median near card); it holds only at *extreme prices* where it needs the cheap
-  end of the near cards; a scope with gaps gives only a *lower bound*, which can refute "under $Y"
-  but never support it; a scope with nothing quantified is *unquantified*;
+  end of the near cards; a scope with gaps gives only a *lower bound*, and money published as
+  "under $Y" only an *upper bound*: either can refute "under $Z", never support it; a scope where
+  nothing has a cost is *unquantified*;
 * the words are read against the scope they state, else the cost of producing the model: the
   narrowest own scope counting data and fine-tuning (and the subject's own pretraining, for a
   model trained from scratch). Where that reading leaves out an inherited base costing at least
   :data:`INHERITANCE_FACTOR` times the figure, the verdict is at best ``misleading``;
-* a figure that fits only a narrower or a wider scope, or another subject's scope, is
-  ``misleading``.
+* a figure that fits only a narrower or a wider scope, or is another subject's (``figure_of``, or
+  published about a subject of the claim's cases), is ``misleading``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from claims.cost_facts import LedgerCosts, SubjectCosts
 from claims.decide import most_serious
 from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.files import LoadedClaim
@@ -33,14 +34,11 @@ from claims.pricing import ScopePrice, price_scope
 from claims.registry import name_key
 from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
 from claims.schema import CostAssertion, CostBound
-from ledger.audit import build_report, price_book
-from ledger.costs import INFORMATIONAL_UNITS, in_scope
+from ledger.costs import INFORMATIONAL_UNITS
 from ledger.errors import NotFoundError
-from ledger.prices import PriceBook
 from ledger.render import usd
 from ledger.report import CostLine, Unpriced
 from ledger.schema import ABOUT_TOLERANCE, Category, HeadlineFigure, Scope, Unit
-from ledger.store import Ledger
 
 INHERITANCE_FACTOR = 10
 """Words about producing a model that leave out an inherited base costing at least this many
@@ -49,86 +47,6 @@ _T = 1 + ABOUT_TOLERANCE
 _HOLDING = ("holds", "extreme_prices")
 _PUBLISHED = "the published dollar figures"
 Reading = Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
-
-
-@dataclass(frozen=True)
-class SubjectCosts:
-    """What cost verdicts read from the ledger for one subject (its lineage, scopes, prices)."""
-
-    subject: str
-    scopes: tuple[Scope, ...]
-    lines: tuple[CostLine, ...]
-    """Cost lines of the subject and its ancestors."""
-    gaps: tuple[Unpriced, ...]
-    """Usages of the subject and its ancestors that nobody quantified or priced."""
-    dates: dict[str, date]
-    """The day each dated run's work was done (its end, else its start)."""
-    book: PriceBook
-    figures: tuple[HeadlineFigure, ...] = ()
-    """Dollar figures published about the subject."""
-
-    def scope(self, scope: Scope) -> tuple[list[CostLine], list[Unpriced]]:
-        """The lines and gaps a scope counts."""
-        return (
-            [line for line in self.lines if in_scope(line, scope)],
-            [gap for gap in self.gaps if in_scope(gap, scope)],
-        )
-
-    def inherited(self) -> tuple[list[CostLine], list[Unpriced]]:
-        """The ancestors' lines and gaps."""
-        return [x for x in self.lines if x.inherited], [g for g in self.gaps if g.inherited]
-
-
-def subject_costs(ledger: Ledger, subject: str) -> SubjectCosts:
-    """Read one subject's costs (reads the ledger).
-
-    Raises:
-        NotFoundError: the subject is not in the ledger.
-    """
-    book = price_book(ledger)
-    report = build_report(ledger, subject, "category", book)
-    dates = {}
-    for ancestor in report.lineage:
-        for run in ledger.runs(ancestor):
-            when = run.ended_at or run.started_at
-            if when is not None:
-                dates[run.id] = when.date()
-    return SubjectCosts(
-        subject=subject,
-        scopes=tuple(ledger.scopes(subject)),
-        lines=tuple(line for group in report.groups for line in group.lines),
-        gaps=tuple(report.unpriced),
-        dates=dates,
-        book=book,
-        figures=tuple(ledger.headline_figures(subject)),
-    )
-
-
-class LedgerCosts:
-    """Subjects' costs and every published figure, read from one ledger once each."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self._subjects: dict[str, SubjectCosts] = {}
-        self._figures: list[HeadlineFigure] | None = None
-
-    def subject(self, subject: str) -> SubjectCosts:
-        """One subject's costs.
-
-        Raises:
-            NotFoundError: the subject is not in the ledger.
-        """
-        if subject not in self._subjects:
-            self._subjects[subject] = subject_costs(self.ledger, subject)
-        return self._subjects[subject]
-
-    def figures(self) -> list[HeadlineFigure]:
-        """Dollar figures published about any subject in the ledger."""
-        if self._figures is None:
-            self._figures = [
-                f for s in self.ledger.subjects() for f in self.ledger.headline_figures(s.id)
-            ]
-        return self._figures
 
 
 _HINT = (

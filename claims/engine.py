@@ -13,7 +13,8 @@ from pathlib import Path
 from claims import stats
 from claims.compare import Context
 from claims.comparison import check_comparison
-from claims.costs import LedgerCosts, cost_verdict
+from claims.cost_facts import LedgerCosts
+from claims.costs import cost_verdict
 from claims.decide import most_serious
 from claims.efficiency import check_data_efficiency
 from claims.errors import ClaimInputError, unknown

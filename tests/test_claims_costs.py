@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from claims.costs import SubjectCosts, check_cost, subject_costs
+from claims.cost_facts import SubjectCosts, subject_costs
+from claims.costs import check_cost
 from claims.engine import check_claims
 from claims.files import load_claims
 from claims.registry import load_registry
