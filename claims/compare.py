@@ -48,6 +48,12 @@ class Context:
     seed: int
 
 
+def successes(score: Score, n: int) -> float:
+    """Correct items behind a published score: whole where one answer per item was scored (a
+    greedy 56.7% of 30 is 17), fractional for an average over samples."""
+    return stats.successes(score.value_pct, n, score.protocol.kind in _WHOLE)
+
+
 def cite(score: Score) -> str:
     """``S1P Table 1`` (plus ``from OAI1`` for a copied figure)."""
     text = f"{score.source} {score.location}"
@@ -58,8 +64,7 @@ def newcombe_test(bench: Benchmark, subject: Score, comparator: Score) -> Differ
     """Unpaired test from two published scores and the benchmark's n."""
     assert bench.n is not None
     n = bench.n
-    x1 = stats.successes(subject.value_pct, n, subject.protocol.kind in _WHOLE)
-    x2 = stats.successes(comparator.value_pct, n, comparator.protocol.kind in _WHOLE)
+    x1, x2 = successes(subject, n), successes(comparator, n)
     interval = stats.newcombe_difference(x1, n, x2, n)
     return DifferenceTest(
         benchmark=bench.id,

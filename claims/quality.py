@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from claims import stats
-from claims.compare import Context, cite, unverifiable
+from claims.compare import Context, cite, successes, unverifiable
 from claims.comparison import comparator_evidence, flags, numbers
 from claims.decide import combine_benchmarks
 from claims.pairing import choose_pair, protocol_difference
@@ -23,9 +23,7 @@ from claims.report import (
     IntervalMethod,
     Verdict,
 )
-from claims.schema import Benchmark, JudgeKind, ProtocolKind, Relation, RelativeQualityAssertion
-
-_WHOLE = (ProtocolKind.GREEDY, ProtocolKind.SINGLE_SAMPLE)
+from claims.schema import Benchmark, JudgeKind, Relation, RelativeQualityAssertion
 
 
 def judge_words(a: RelativeQualityAssertion) -> str:
@@ -108,8 +106,7 @@ def share_check(
     if why is not None or s is None or c is None or bench.n is None:
         return unverifiable(bench, comparator, why or "")
     n = bench.n
-    x1 = stats.successes(s.value_pct, n, s.protocol.kind in _WHOLE)
-    x2 = stats.successes(c.value_pct, n, c.protocol.kind in _WHOLE)
+    x1, x2 = successes(s, n), successes(c, n)
     interval = stats.weighted_difference(x1, n, x2, n, share)
     test = DifferenceTest(
         benchmark=bench.id,
