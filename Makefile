@@ -7,10 +7,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch is pinned so that pip takes the CPU build (see pyproject's `train` extra).
 TORCH_PIN := torch==2.13.0
-# Editable installs put the checkout on sys.path with a plain .pth line ("compat" mode) rather than
-# setuptools' import finder, which costs every `receipts` start ~15 ms (benchmarks/README.md).
-# setuptools calls compat mode transitional: where it is gone, drop $(EDITABLE) (it only saves time).
-EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: run test lint typecheck pytest docs bench clean
 
@@ -19,11 +15,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet $(EDITABLE) -e .
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet $(EDITABLE) -e '.[test,train]' '$(TORCH_PIN)'
+	$(BIN)/python -m pip install --quiet -e '.[test,train]' '$(TORCH_PIN)'
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
