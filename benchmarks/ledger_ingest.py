@@ -163,7 +163,7 @@ def time_raw_executemany(
 
 
 def _render(values: tuple[Any, ...]) -> str:
-    """Column values as the ledger renders them for hashing (see ``ledger.store._render``)."""
+    """Column values as the ledger renders them for hashing (see ``ledger.canonical.render``)."""
     return "\x1f".join(
         "\x00" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values
     )
@@ -176,10 +176,11 @@ def time_chain_hashing(columns: list[str], rows: list[tuple[Any, ...]]) -> float
     row's digest covers the previous hash and its quantity.
     """
     quantity = columns.index("quantity")
-    first_hashed, last_hashed = columns.index("kind"), columns.index("recorded_at")
+    first_hashed, recorded_at = columns.index("kind"), columns.index("recorded_at")
     first = rows[0]
     middle = _render(first[first_hashed:quantity])
-    suffix = _render(first[quantity + 1 : last_hashed + 1])
+    # The entry format, the last hashed value, is the table's last column (a later migration).
+    suffix = _render((*first[quantity + 1 : recorded_at + 1], first[columns.index("format")]))
     quantities = [row[quantity] for row in rows]
     prev = first[columns.index("prev_hash")]
     sha256 = hashlib.sha256

@@ -1,15 +1,11 @@
 """The canonical form of a ledger entry: the hashed columns in order, their text, what the SHA-256
-chain hashes, and the id rule. Standard library only, so that the run wrapper's fast path
-(:mod:`ledger.lite`) writes exactly what the store writes without importing pydantic or SQLAlchemy.
+chain hashes, and the id rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see ledger.lite)
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 GENESIS = "0" * 64
 """``prev_hash`` of the first entry."""
@@ -53,8 +49,7 @@ def render(values: Sequence[Any]) -> str:
 
 def entry_bytes(prev_hash: str, values: Sequence[Any]) -> bytes:
     """What an entry's hash is the SHA-256 of: the previous hash, then the canonical text of the
-    entry's hashed column values (:func:`ledger.chain.digest` hashes it with OpenSSL,
-    :mod:`ledger.lite` without importing :mod:`hashlib`)."""
+    entry's hashed column values (:func:`ledger.chain.digest` hashes it)."""
     return f"{prev_hash}\x1f{render(values)}".encode()
 
 

@@ -1,7 +1,8 @@
 """How ledger entries are encoded and chained: the hashed columns, their canonical text, the
 SHA-256 chain, and the mapping between records and rows. Shared by the store, verification and
 merging; nothing here touches a database. The column order, the text and the digest are defined
-in :mod:`ledger.canonical` (standard library only) and re-exported here."""
+in :mod:`ledger.canonical` (standard library only) and re-exported here, with the entry format
+(:mod:`ledger.formats`) as the last hashed column."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.canonical import COLUMNS as COLUMNS
+from ledger import canonical, formats
 from ledger.canonical import CURRENT as CURRENT
 from ledger.canonical import GENESIS as GENESIS
 from ledger.canonical import ROLLUP_KEY, entry_bytes
 from ledger.canonical import render as render
+from ledger.formats import format_of, upgrade
 from ledger.schema import (
     EvalItem,
     FunnelStep,
@@ -44,11 +46,18 @@ KINDS: dict[type[Record], str] = {
 
 MODELS = {kind: model for model, kind in KINDS.items()}
 
+COLUMNS = (*canonical.COLUMNS, "format")
+"""Hashed columns in hash order. ``format``, the entry format version, is hashed where present:
+an entry written before formats existed has none and hashes as it always did."""
+
 USAGE_EXTRAS = ("citation", "estimate", "note", "detail")
 
 
 def digest(prev_hash: str, values: Sequence[Any]) -> str:
-    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values."""
+    """SHA-256 (hex) of the previous hash followed by an entry's hashed column values (in
+    ``COLUMNS`` order; a missing format, the last value, is left out)."""
+    if len(values) == len(COLUMNS) and values[-1] is None:
+        values = values[:-1]
     return hashlib.sha256(entry_bytes(prev_hash, values)).hexdigest()
 
 
@@ -132,22 +141,36 @@ def row_values(
         supersedes,
         None,
         utcnow().isoformat(),
+        formats.ENTRY_FORMAT,
     )
 
 
 def row_to_record(row: dict[str, Any]) -> Any:
+    """The record an entry row holds, upgraded from the row's entry format where it is older.
+
+    Raises:
+        StoreError: the row is in a newer entry format than this release reads.
+    """
     kind = row["kind"]
+    version = format_of(row.get("format"))
+    where = f"ledger entry {row.get('seq')} ({kind})"
     if kind != "usage":
-        return MODELS[kind].model_validate_json(row["body"])
+        if version == formats.ENTRY_FORMAT:
+            return MODELS[kind].model_validate_json(row["body"])
+        fields = upgrade(kind, json.loads(row["body"]), version, where)
+        return MODELS[kind].model_validate_json(json.dumps(fields))
     extras = json.loads(row["body"]) if row["body"] else {}
-    return Usage(
-        id=row["record_id"] or f"seq-{row['seq']}",
-        run=row["run_id"],
-        resource=row["resource"],
-        unit=row["unit"],
-        quantity=row["quantity"],
-        quantity_low=row["quantity_low"],
-        quantity_high=row["quantity_high"],
-        provenance=row["provenance"],
+    fields = {
+        "id": row["record_id"] or f"seq-{row['seq']}",
+        "run": row["run_id"],
+        "resource": row["resource"],
+        "unit": row["unit"],
+        "quantity": row["quantity"],
+        "quantity_low": row["quantity_low"],
+        "quantity_high": row["quantity_high"],
+        "provenance": row["provenance"],
         **extras,
-    )
+    }
+    if version != formats.ENTRY_FORMAT:
+        fields = upgrade(kind, fields, version, where)
+    return Usage.model_validate(fields)

@@ -3,16 +3,32 @@ that never show a password."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from ledger.errors import InputError, StoreError
-from ledger.lite import SQLITE_PRAGMAS
+
+SQLITE_PRAGMAS = ("busy_timeout = 60000", "journal_mode = WAL", "synchronous = NORMAL")
+"""Set on every connection to a SQLite ledger: wait up to a minute for the write lock, and
+write-ahead logging."""
+
+
+def default_url() -> str:
+    """The ledger used when neither ``--ledger`` nor ``RECEIPTS_LEDGER`` names one."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{os.path.join(user_data_dir('receipts', appauthor=False), 'ledger.db')}"
+
+
+def resolve_url(url: str | None) -> str:
+    """The option's URL, else ``RECEIPTS_LEDGER``, else the default SQLite file."""
+    return url or os.environ.get("RECEIPTS_LEDGER") or default_url()
 
 
 def safe_url(url: str) -> str:
@@ -60,6 +76,20 @@ def _sqlite_engine(parsed: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+PG_LOCK_KEY = 0x5EC1E7
+"""The PostgreSQL advisory lock that serialises appends (and migrations)."""
+
+
+def append_lock(conn: Connection) -> None:
+    """Take the ledger's append lock for the rest of ``conn``'s transaction.
+
+    SQLite takes its write lock with ``BEGIN IMMEDIATE`` (see :func:`create_ledger_engine`);
+    PostgreSQL takes a transaction-scoped advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
 
 
 def db_message(url: str, exc: SQLAlchemyError) -> str:

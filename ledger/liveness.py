@@ -17,15 +17,41 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import text
 
-from ledger import lite
-from ledger.lite import MIN_STALE_S as MIN_STALE_S
-from ledger.schema import Run, RunStatus, Usage, utcnow
-from ledger.store import Ledger
+from ledger import formats
+from ledger.schema import Record, Run, RunStatus, Usage, utcnow
+from ledger.tables import Database
+
+MIN_STALE_S = 120.0
+"""A heartbeat from another host is stale after max(3 intervals, this many seconds)."""
+
+UPSERT_HEARTBEAT = """
+    INSERT INTO heartbeats (run_id, host, pid, beat_at, interval_s, wall_time_s, snapshot, format)
+    VALUES (:run_id, :host, :pid, :beat_at, :interval_s, :wall_time_s, :snapshot, :format)
+    ON CONFLICT (run_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+        beat_at = excluded.beat_at, interval_s = excluded.interval_s,
+        wall_time_s = excluded.wall_time_s, snapshot = excluded.snapshot,
+        format = excluded.format
+"""
+"""A run's heartbeat, written or replaced."""
+
+
+class RunLedger(Database, Protocol):
+    """What liveness needs of a ledger (:class:`ledger.store.Ledger` is one)."""
+
+    def running_runs(self) -> list[Run]:
+        """Runs whose current state is ``running``."""
+        ...
+
+    def record(self, records: Iterable[Record]) -> object:
+        """Append records in one transaction."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +68,7 @@ class Heartbeat:
 
 
 def beat(
-    ledger: Ledger, run_id: str, *, wall_time_s: float, interval_s: float, usages: list[Usage]
+    ledger: Database, run_id: str, *, wall_time_s: float, interval_s: float, usages: list[Usage]
 ) -> None:
     """Record that ``run_id`` is alive, with the usage metered so far (replaces the last beat)."""
     snapshot = json.dumps([u.model_dump(mode="json", exclude_none=True) for u in usages])
@@ -54,14 +80,16 @@ def beat(
         "interval_s": interval_s,
         "wall_time_s": wall_time_s,
         "snapshot": snapshot,
+        "format": formats.ENTRY_FORMAT,
     }
-    with ledger._transaction() as conn:
-        conn.execute(text(lite.UPSERT_HEARTBEAT), params)
+    with ledger.transaction() as conn:
+        conn.execute(text(UPSERT_HEARTBEAT), params)
 
 
-def last_beat(ledger: Ledger, run_id: str) -> Heartbeat | None:
-    """The run's last heartbeat, if it ever sent one."""
-    with ledger._engine.connect() as conn:
+def last_beat(ledger: Database, run_id: str) -> Heartbeat | None:
+    """The run's last heartbeat, if it ever sent one (its usages upgraded from the format it
+    was written in, as entries are: see :mod:`ledger.formats`)."""
+    with ledger.connect() as conn:
         row = (
             conn.execute(text("SELECT * FROM heartbeats WHERE run_id = :r"), {"r": run_id})
             .mappings()
@@ -76,23 +104,36 @@ def last_beat(ledger: Ledger, run_id: str) -> Heartbeat | None:
         beat_at=datetime.fromisoformat(row["beat_at"]),
         interval_s=float(row["interval_s"]),
         wall_time_s=float(row["wall_time_s"]),
-        usages=[Usage.model_validate(u) for u in json.loads(row["snapshot"])],
+        usages=[
+            Usage.model_validate(
+                formats.upgrade("usage", u, row["format"], f"heartbeat of run {run_id}")
+            )
+            for u in json.loads(row["snapshot"])
+        ],
     )
 
 
 def is_stale(heartbeat: Heartbeat, now: datetime) -> bool:
-    """Whether the wrapper behind a heartbeat is gone (the rule: :func:`ledger.lite.is_stale`)."""
-    return lite.is_stale(
-        heartbeat.host,
-        heartbeat.pid,
-        heartbeat.beat_at,
-        heartbeat.interval_s,
-        now=now,
-        host=socket.gethostname(),
-    )
+    """Whether the wrapper behind a heartbeat is gone: on this host, when its process is; from
+    another host, when the heartbeat is older than three intervals (at least
+    :data:`MIN_STALE_S`)."""
+    if heartbeat.host == socket.gethostname():
+        return not _pid_alive(heartbeat.pid)
+    age_s = (now - heartbeat.beat_at).total_seconds()
+    return age_s > max(3 * heartbeat.interval_s, MIN_STALE_S)
 
 
-def reap(ledger: Ledger, now: datetime | None = None) -> list[Run]:
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def reap(ledger: RunLedger, now: datetime | None = None) -> list[Run]:
     """Close every running run whose wrapper died as ``interrupted``; returns the closed runs."""
     now = now or utcnow()
     closed = []
@@ -120,12 +161,12 @@ def reap(ledger: Ledger, now: datetime | None = None) -> list[Run]:
     return closed
 
 
-def _forget(ledger: Ledger, run_id: str) -> None:
-    with ledger._transaction() as conn:
+def _forget(ledger: Database, run_id: str) -> None:
+    with ledger.transaction() as conn:
         conn.execute(text("DELETE FROM heartbeats WHERE run_id = :r"), {"r": run_id})
 
 
-def finish(ledger: Ledger, run: Run, usages: list[Usage]) -> None:
+def finish(ledger: RunLedger, run: Run, usages: list[Usage]) -> None:
     """Finalise a run: its closing state and usages in one transaction, then drop its heartbeat."""
     ledger.record([run, *usages])
     _forget(ledger, run.id)

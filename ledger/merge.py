@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
+from ledger import tables
 from ledger.chain import COLUMNS, digest, rollup_key, row_to_record
 from ledger.engine import safe_url
 from ledger.errors import InputError
@@ -54,24 +55,24 @@ def merge(target: Ledger, source_url: str) -> MergeResult:
                 f"({check.reason}); not merged"
             )
         source_id = source.ledger_id
-        with source._engine.connect() as conn:
+        with source.connect() as conn:
             rows = [
                 dict(r) for r in conn.execute(text("SELECT * FROM entries ORDER BY seq")).mappings()
             ]
     copied = present = 0
-    with target._transaction() as conn:
-        target_id = str(conn.execute(text("SELECT ledger_id FROM ledger_head")).one()[0])
+    with target.transaction() as conn:
+        target_id = tables.ledger_id(conn)
         seq_of: dict[str, int] = {}
         for found in conn.execute(text("SELECT seq, origin FROM entries")).mappings():
             seq_of[_origin(target_id, dict(found))] = int(found["seq"])
         source_origin = {int(r["seq"]): _origin(source_id, r) for r in rows}
-        seq, prev = target._head(conn)
+        seq, prev = tables.head(conn)
         for row in rows:
             origin = source_origin[int(row["seq"])]
             if origin in seq_of:
                 present += 1
                 continue
-            same = _identical_current(target, conn, row)
+            same = _identical_current(conn, row)
             if same is not None:
                 seq_of[origin] = same
                 present += 1
@@ -80,7 +81,7 @@ def merge(target: Ledger, source_url: str) -> MergeResult:
             if row["supersedes"] is not None:
                 superseded = seq_of.get(source_origin.get(int(row["supersedes"]), ""))
             if superseded is None and row["record_id"] is not None:
-                current = target._current_entry(conn, row["kind"], row["record_id"])
+                current = tables.current_entry(conn, row["kind"], row["record_id"])
                 superseded = None if current is None else int(current["seq"])
             values = tuple(
                 superseded if c == "supersedes" else origin if c == "origin" else row[c]
@@ -88,7 +89,7 @@ def merge(target: Ledger, source_url: str) -> MergeResult:
             )
             seq += 1
             entry_hash = digest(prev, values)
-            target._insert_rows(conn, [(seq, *values, prev, entry_hash)])
+            tables.insert_rows(conn, [(seq, *values, prev, entry_hash)])
             prev = entry_hash
             seq_of[origin] = seq
             copied += 1
@@ -100,18 +101,18 @@ def merge(target: Ledger, source_url: str) -> MergeResult:
                     .one()
                 )
                 if old["kind"] == "usage":
-                    target._roll(conn, rollup_key(dict(old)), dict(old), sign=-1)
+                    tables.roll(conn, rollup_key(dict(old)), dict(old), sign=-1)
             if row["kind"] == "usage":
-                target._roll(conn, rollup_key(fresh), fresh, sign=1)
-        target._set_head(conn, seq, prev)
+                tables.roll(conn, rollup_key(fresh), fresh, sign=1)
+        tables.set_head(conn, seq, prev)
     return MergeResult(safe_url(source_url), copied, present)
 
 
-def _identical_current(target: Ledger, conn: Any, row: dict[str, Any]) -> int | None:
+def _identical_current(conn: Connection, row: dict[str, Any]) -> int | None:
     """Seq of a current target entry holding the same record, where there is one."""
     if row["record_id"] is None:
         return None
-    current = target._current_entry(conn, row["kind"], row["record_id"])
+    current = tables.current_entry(conn, row["kind"], row["record_id"])
     if current is not None and row_to_record(current) == row_to_record(row):
         return int(current["seq"])
     return None

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+
+from ledger.engine import append_lock
 
 Migration = Callable[[Connection], None]
 
@@ -171,6 +174,17 @@ def m006_record_indexes(conn: Connection) -> None:
     )
 
 
+def m007_entry_format(conn: Connection) -> None:
+    """The entry format version, on every entry and heartbeat written from now on.
+
+    Rows written before this migration keep ``NULL``, which reads as format 1 (see
+    :mod:`ledger.formats`); no stored row is rewritten. On an entry the format is hashed with
+    the other columns when it is present.
+    """
+    conn.execute(text("ALTER TABLE entries ADD COLUMN format INTEGER"))
+    conn.execute(text("ALTER TABLE heartbeats ADD COLUMN format INTEGER"))
+
+
 MIGRATIONS: list[Migration] = [
     m001_entries,
     m002_head,
@@ -178,5 +192,43 @@ MIGRATIONS: list[Migration] = [
     m004_usage_rollup,
     m005_heartbeats,
     m006_record_indexes,
+    m007_entry_format,
 ]
 """Every migration, in the order it must run."""
+
+
+def migrate(engine: Engine) -> None:
+    """Apply the migrations the database lacks, each in its own transaction with its record.
+
+    Concurrent processes may open a new ledger at once: each migration is applied under the
+    append lock and skipped where another process recorded it meanwhile.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+        )
+        done = {row[0] for row in conn.execute(text(f"SELECT name FROM {MIGRATIONS_TABLE}"))}
+    for migration in MIGRATIONS:
+        if migration.__name__ in done:
+            continue
+        with engine.begin() as conn:
+            append_lock(conn)
+            again = conn.execute(
+                text(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = :n"),
+                {"n": migration.__name__},
+            ).first()
+            if again:  # another process applied it meanwhile
+                continue
+            migration(conn)
+            conn.execute(
+                text(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (:n, :t)"),
+                {"n": migration.__name__, "t": datetime.now(UTC).isoformat()},
+            )
+
+
+def applied(conn: Connection) -> list[str]:
+    """Names of the applied migrations, in order."""
+    return list(conn.execute(text(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")).scalars())

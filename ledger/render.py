@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ledger.report import Audit, CostGroup, CostReport, ScopeCost, Unpriced
 from ledger.schema import Provenance
-from ledger.store import VerifyResult
+from ledger.verify import VerifyResult
 
 MARKERS = {
     Provenance.MEASURED: "M",

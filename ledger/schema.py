@@ -431,6 +431,9 @@ class Entry(Record):
     """SHA-256 over ``prev_hash`` and the entry's hashed columns."""
     body: str | None
     """The record as JSON (usages keep only their extras here; their numbers are columns)."""
+    format: int | None
+    """Entry format version the entry was written in (``ledger/formats.py``), hashed with it;
+    ``None`` on entries written before formats existed, which read as format 1."""
 
 
 def utcnow() -> datetime:

@@ -12,28 +12,28 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ledger import formats, liveness, tables
 from ledger.chain import (
     COLUMNS,
     CURRENT,
     KINDS,
     ROLLUP_COLUMNS,
-    digest,
     record_id_of,
     render,
     rollup_key,
     row_to_record,
     row_values,
 )
-from ledger.engine import create_ledger_engine, db_message
+from ledger.engine import create_ledger_engine, db_message, resolve_url
 from ledger.errors import InputError, NotFoundError, StoreError
-from ledger.lite import resolve_url
-from ledger.migrations import MIGRATIONS, MIGRATIONS_TABLE
+from ledger.migrations import applied, migrate
 from ledger.schema import (
     Category,
     EvalItem,
@@ -50,9 +50,11 @@ from ledger.schema import (
     Usage,
     utcnow,
 )
+from ledger.verify import VerifyResult, verify
+
+__all__ = ["Ledger", "RecordResult", "UsageTotal", "VerifyResult"]
 
 _BATCH_ROWS = 20_000
-_PG_LOCK_KEY = 0x5EC1E7  # advisory lock serialising appends on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -65,28 +67,6 @@ class RecordResult:
     """Records whose changed content was appended as a correction."""
     unchanged: int
     """Records already present with the same content (not written again)."""
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """Outcome of :meth:`Ledger.verify`."""
-
-    ok: bool
-    """Whether every entry and the head are intact."""
-    entries: int
-    """Entries checked."""
-    head_hash: str
-    """Hash of the last entry (the fingerprint), or the genesis hash of an empty ledger."""
-    first_bad_seq: int | None = None
-    """Sequence number of the first entry that fails, where one does."""
-    first_bad_entry: str | None = None
-    """Its entry id."""
-    reason: str | None = None
-    """Why it fails."""
-    expected_head: str | None = None
-    """A published fingerprint that was checked (``receipts verify --head``)."""
-    expected_head_seq: int | None = None
-    """The entry whose hash the fingerprint is; ``None`` where no entry has it."""
 
 
 @dataclass(frozen=True)
@@ -122,14 +102,12 @@ class Ledger:
         self.url = resolve_url(url)
         self._engine = create_ledger_engine(self.url)
         try:
-            self._migrate()
+            migrate(self._engine)
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise StoreError(db_message(self.url, exc)) from None
         if reap:
-            from ledger.liveness import reap as reap_stale  # liveness builds on this module
-
-            reap_stale(self)
+            liveness.reap(self)
 
     def __enter__(self) -> Ledger:
         return self
@@ -146,46 +124,24 @@ class Ledger:
         """``sqlite`` or ``postgresql``."""
         return self._engine.dialect.name
 
-    # -- schema ---------------------------------------------------------------------------------
+    # -- connections: the low-level API of merge, verify and liveness (see ledger.tables) -----
 
-    def _migrate(self) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                text(
-                    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-                    "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-                )
-            )
-            done = {row[0] for row in conn.execute(text(f"SELECT name FROM {MIGRATIONS_TABLE}"))}
-        for migration in MIGRATIONS:
-            if migration.__name__ in done:
-                continue
-            with self._engine.begin() as conn:
-                self._lock(conn)
-                again = conn.execute(
-                    text(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = :n"),
-                    {"n": migration.__name__},
-                ).first()
-                if again:  # another process applied it meanwhile
-                    continue
-                migration(conn)
-                conn.execute(
-                    text(f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (:n, :t)"),
-                    {"n": migration.__name__, "t": utcnow().isoformat()},
-                )
+    def connect(self) -> Connection:
+        """A connection for reading; use it as a context manager."""
+        return self._engine.connect()
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction holding the append lock; database errors raise ``StoreError``.
+
+        Writes to ``entries`` must go through :mod:`ledger.tables` so that the chain, the head
+        and the usage totals stay in step.
+        """
+        return tables.write_transaction(self._engine, self.url)
 
     def applied_migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                text(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")
-            ).scalars()
-            return list(rows)
-
-    def _lock(self, conn: Connection) -> None:
-        # SQLite takes its write lock with BEGIN IMMEDIATE (see create_ledger_engine).
-        if self.dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        with self.connect() as conn:
+            return applied(conn)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -199,13 +155,13 @@ class Ledger:
             InputError: a usage names a run the ledger does not have.
         """
         appended = superseded = unchanged = 0
-        with self._transaction() as conn:
-            seq, prev = self._head(conn)
+        with self.transaction() as conn:
+            seq, prev = tables.head(conn)
             runs: dict[str, Run] = {}
             for record in records:
                 kind = KINDS[type(record)]
                 record_id = record_id_of(record)
-                current = self._current_entry(conn, kind, record_id)
+                current = tables.current_entry(conn, kind, record_id)
                 if current is not None and row_to_record(current) == record:
                     unchanged += 1
                     if isinstance(record, Run):
@@ -213,25 +169,21 @@ class Ledger:
                     continue
                 run = None
                 if isinstance(record, Usage | EvalItem):
-                    run = runs.get(record.run) or self._run(conn, record.run)
+                    run = runs.get(record.run) or _run(conn, record.run)
                 if isinstance(record, Run):
                     runs[record.id] = record
                 seq += 1
                 supersedes = None if current is None else int(current["seq"])
                 values = row_values(record, kind, run, supersedes)
-                prev = self._insert(conn, seq, prev, [values])
+                prev = tables.append(conn, seq, prev, [values])
                 if current is not None and current["kind"] == "usage":
-                    self._roll(conn, rollup_key(current), current, sign=-1)
+                    tables.roll(conn, rollup_key(current), current, sign=-1)
                 if isinstance(record, Usage):
-                    self._roll(
-                        conn,
-                        rollup_key(dict(zip(COLUMNS, values, strict=True))),
-                        dict(zip(COLUMNS, values, strict=True)),
-                        sign=1,
-                    )
+                    fresh = dict(zip(COLUMNS, values, strict=True))
+                    tables.roll(conn, rollup_key(fresh), fresh, sign=1)
                 appended += current is None
                 superseded += current is not None
-            self._set_head(conn, seq, prev)
+            tables.set_head(conn, seq, prev)
         return RecordResult(appended, superseded, unchanged)
 
     def append_usages(
@@ -275,9 +227,9 @@ class Ledger:
                     "infinite"
                 )
         body = json.dumps({"citation": citation}, sort_keys=True) if citation else None
-        with self._transaction() as conn:
-            owner = self._run(conn, run)
-            seq, prev = self._head(conn)
+        with self.transaction() as conn:
+            owner = _run(conn, run)
+            seq, prev = tables.head(conn)
             recorded_at = utcnow().isoformat()
             head = (
                 "usage",
@@ -289,7 +241,16 @@ class Ledger:
                 template.resource,
                 template.unit.value,
             )
-            tail = (None, None, provenance.value, body, None, None, recorded_at)
+            tail = (
+                None,
+                None,
+                provenance.value,
+                body,
+                None,
+                None,
+                recorded_at,
+                formats.ENTRY_FORMAT,
+            )
             # The digest of every row differs only in prev_hash and quantity: render the rest once.
             # This must stay byte-for-byte what digest() renders for the same values.
             middle = render(head)
@@ -304,7 +265,7 @@ class Ledger:
                     seq += 1
                     rows.append((seq, *head, q, *tail, prev, entry_hash))
                     prev = entry_hash
-                self._insert_rows(conn, rows)
+                tables.insert_rows(conn, rows)
             total = math.fsum(float(q) for q in quantities)
             key = (
                 owner.subject,
@@ -315,101 +276,17 @@ class Ledger:
                 template.unit.value,
                 provenance.value,
             )
-            self._roll_sums(conn, key, total, total, total, len(quantities))
-            self._set_head(conn, seq, prev)
+            tables.roll_sums(conn, key, total, total, total, len(quantities))
+            tables.set_head(conn, seq, prev)
         return len(quantities)
-
-    def _roll(self, conn: Connection, key: tuple[str, ...], row: dict[str, Any], sign: int) -> None:
-        q = row["quantity"]
-        if q is None:
-            return
-        low = q if row["quantity_low"] is None else row["quantity_low"]
-        high = q if row["quantity_high"] is None else row["quantity_high"]
-        self._roll_sums(conn, key, sign * q, sign * low, sign * high, sign)
-
-    def _roll_sums(
-        self, conn: Connection, key: tuple[str, ...], q: float, low: float, high: float, rows: int
-    ) -> None:
-        conn.execute(
-            text(
-                """
-                INSERT INTO usage_rollup VALUES (:s, :c, :st, :r, :res, :u, :p, :q, :lo, :hi, :n)
-                ON CONFLICT (subject, category, stage, run_id, resource, unit, provenance)
-                DO UPDATE SET quantity = usage_rollup.quantity + excluded.quantity,
-                              quantity_low = usage_rollup.quantity_low + excluded.quantity_low,
-                              quantity_high = usage_rollup.quantity_high + excluded.quantity_high,
-                              rows = usage_rollup.rows + excluded.rows
-                """
-            ),
-            dict(zip(("s", "c", "st", "r", "res", "u", "p"), key, strict=True))
-            | {"q": q, "lo": low, "hi": high, "n": rows},
-        )
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self)
-
-    def _head(self, conn: Connection) -> tuple[int, str]:
-        row = conn.execute(text("SELECT seq, hash FROM ledger_head WHERE id = 1")).one()
-        return int(row[0]), str(row[1])
-
-    def _set_head(self, conn: Connection, seq: int, head_hash: str) -> None:
-        conn.execute(
-            text("UPDATE ledger_head SET seq = :s, hash = :h WHERE id = 1"),
-            {"s": seq, "h": head_hash},
-        )
 
     @property
     def ledger_id(self) -> str:
         """Random id given to this ledger when it was created; merges use it to name origins."""
-        with self._engine.connect() as conn:
-            return str(
-                conn.execute(text("SELECT ledger_id FROM ledger_head WHERE id = 1")).one()[0]
-            )
-
-    def _insert(self, conn: Connection, seq: int, prev: str, values: list[tuple[Any, ...]]) -> str:
-        rows = []
-        for entry in values:
-            entry_hash = digest(prev, entry)
-            rows.append((seq, *entry, prev, entry_hash))
-            prev = entry_hash
-            seq += 1
-        self._insert_rows(conn, rows)
-        return prev
-
-    def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        columns = ("seq", *COLUMNS, "prev_hash", "hash")
-        sql = (
-            f"INSERT INTO entries ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))})"
-        )
-        if conn.dialect.name == "sqlite":
-            # Straight to the driver: SQLAlchemy's per-row parameter handling costs more than
-            # SQLite's own insert here, and these rows need no type processing.
-            dbapi = conn.connection.driver_connection
-            assert dbapi is not None
-            dbapi.executemany(sql, rows)
-        else:
-            conn.exec_driver_sql(sql, rows)
+        with self.connect() as conn:
+            return tables.ledger_id(conn)
 
     # -- reading --------------------------------------------------------------------------------
-
-    def _current_entry(self, conn: Connection, kind: str, record_id: str) -> dict[str, Any] | None:
-        row = (
-            conn.execute(
-                text(f"SELECT * FROM entries WHERE kind = :k AND record_id = :r AND {CURRENT}"),
-                {"k": kind, "r": record_id},
-            )
-            .mappings()
-            .first()
-        )
-        return None if row is None else dict(row)
-
-    def _run(self, conn: Connection, run_id: str) -> Run:
-        row = self._current_entry(conn, "run", run_id)
-        if row is None:
-            raise InputError(f"usage names run {run_id!r}, which the ledger does not have")
-        return Run.model_validate_json(row["body"])
 
     def _select(
         self, kind: str, where: str = "", params: dict[str, Any] | None = None
@@ -419,7 +296,7 @@ class Ledger:
         sql = (
             f"SELECT * FROM entries WHERE kind = :kind {records} AND {CURRENT} {where} ORDER BY seq"
         )
-        with self._engine.connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(text(sql), {"kind": kind, **(params or {})}).mappings()
             return [row_to_record(dict(row)) for row in rows]
 
@@ -504,7 +381,7 @@ class Ledger:
             WHERE rows > 0 AND subject IN ({", ".join(":" + k for k in names)})
             ORDER BY subject, category, stage, run_id, resource, unit, provenance
         """
-        with self._engine.connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(text(sql), names).all()
         return [
             UsageTotal(
@@ -534,8 +411,8 @@ class Ledger:
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last entry: the ledger's fingerprint."""
-        with self._engine.connect() as conn:
-            return self._head(conn)
+        with self.connect() as conn:
+            return tables.head(conn)
 
     def verify(self, head: str | None = None) -> VerifyResult:
         """Recompute the hash chain from the first entry to the head (see :mod:`ledger.verify`).
@@ -543,31 +420,12 @@ class Ledger:
         With ``head`` (a fingerprint an appendix printed), the chain must also contain an entry
         with that hash: the ledger then still holds, unchanged, everything the appendix saw.
         """
-        from ledger.verify import verify  # it builds on this module
-
         return verify(self, head)
 
 
-class _Transaction:
-    """A write transaction holding the ledger's append lock, with errors translated."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-        self._context: Any = None
-
-    def __enter__(self) -> Connection:
-        try:
-            self._context = self._ledger._engine.begin()
-            conn: Connection = self._context.__enter__()
-            self._ledger._lock(conn)
-        except SQLAlchemyError as exc:
-            raise StoreError(db_message(self._ledger.url, exc)) from None
-        return conn
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            self._context.__exit__(exc_type, exc, tb)
-        except SQLAlchemyError as error:
-            raise StoreError(db_message(self._ledger.url, error)) from None
-        if isinstance(exc, SQLAlchemyError):
-            raise StoreError(db_message(self._ledger.url, exc)) from None
+def _run(conn: Connection, run_id: str) -> Run:
+    row = tables.current_entry(conn, "run", run_id)
+    if row is None:
+        raise InputError(f"usage names run {run_id!r}, which the ledger does not have")
+    run: Run = row_to_record(row)
+    return run

@@ -5,6 +5,7 @@ find a published fingerprint in the chain."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from sqlalchemy import text
 
@@ -17,10 +18,33 @@ from ledger.chain import (
     as_float,
     digest,
 )
-from ledger.store import Ledger, VerifyResult
+from ledger.tables import Database
+from ledger.tables import head as head_of
 
 
-def verify(ledger: Ledger, head: str | None = None) -> VerifyResult:
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify` (and :meth:`ledger.store.Ledger.verify`)."""
+
+    ok: bool
+    """Whether every entry and the head are intact."""
+    entries: int
+    """Entries checked."""
+    head_hash: str
+    """Hash of the last entry (the fingerprint), or the genesis hash of an empty ledger."""
+    first_bad_seq: int | None = None
+    """Sequence number of the first entry that fails, where one does."""
+    first_bad_entry: str | None = None
+    """Its entry id."""
+    reason: str | None = None
+    """Why it fails."""
+    expected_head: str | None = None
+    """A published fingerprint that was checked (``receipts verify --head``)."""
+    expected_head_seq: int | None = None
+    """The entry whose hash the fingerprint is; ``None`` where no entry has it."""
+
+
+def verify(ledger: Database, head: str | None = None) -> VerifyResult:
     """Recompute the hash chain from the first entry to the head.
 
     With ``head`` (a fingerprint an appendix printed), the chain must also contain an entry
@@ -29,8 +53,8 @@ def verify(ledger: Ledger, head: str | None = None) -> VerifyResult:
     """
     prev, expected_seq, head_seq_found = GENESIS, 1, None
     columns = ", ".join(("seq", *COLUMNS, "prev_hash", "hash"))
-    with ledger._engine.connect() as conn:
-        head_seq, head_hash = ledger._head(conn)
+    with ledger.connect() as conn:
+        head_seq, head_hash = head_of(conn)
         result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
             text(f"SELECT {columns} FROM entries ORDER BY seq")
         )
@@ -85,9 +109,9 @@ def verify(ledger: Ledger, head: str | None = None) -> VerifyResult:
     return VerifyResult(True, count, prev, expected_head=head, expected_head_seq=head_seq_found)
 
 
-def check_rollup(ledger: Ledger) -> str | None:
+def check_rollup(ledger: Database) -> str | None:
     """Compare the report cache with sums recomputed from the entries."""
-    with ledger._engine.connect() as conn:
+    with ledger.connect() as conn:
         cached = {
             tuple(r[:7]): r[7:]
             for r in conn.execute(text(f"SELECT {ROLLUP_COLUMNS} FROM usage_rollup"))

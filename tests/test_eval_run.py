@@ -58,7 +58,7 @@ def test_five_aime24_items_are_recorded_with_token_counts_and_a_metered_run(
         [run] = store.runs("tiny-qwen2")
         items = store.eval_items(run.id)
         usages = [u for u in store.usages("tiny-qwen2") if u.run == run.id]
-        with store._engine.connect() as conn:
+        with store.connect() as conn:
             bodies = (
                 conn.exec_driver_sql(
                     "SELECT body FROM entries WHERE kind = 'run' AND record_id = ? ORDER BY seq",

@@ -29,7 +29,7 @@ def test_a_remote_heartbeat_goes_stale_after_three_intervals(ledger: Ledger) -> 
     used = Usage(id="remote/gpu", run="remote", resource="gpu/H100", unit=Unit.GPU_HOUR,
                  quantity=0.5, provenance=Provenance.MEASURED)  # fmt: skip
     beat(ledger, "remote", wall_time_s=1800.0, interval_s=10.0, usages=[used])
-    with ledger._transaction() as conn:  # pretend another host wrote it
+    with ledger.transaction() as conn:  # pretend another host wrote it
         conn.execute(text("UPDATE heartbeats SET host = 'elsewhere'"))
     beat_at = last_beat(ledger, "remote").beat_at  # type: ignore[union-attr]
     assert reap(ledger, now=beat_at + timedelta(seconds=MIN_STALE_S - 1)) == []
@@ -57,5 +57,5 @@ def test_a_second_beat_replaces_the_first(ledger: Ledger) -> None:
     last = last_beat(ledger, "twice")
     assert last is not None and (last.wall_time_s, last.interval_s) == (2.0, 5.0)
     assert last.usages == [used]
-    with ledger._engine.connect() as conn:
+    with ledger.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM heartbeats")).scalar() == 1
