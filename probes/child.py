@@ -1,16 +1,11 @@
 """The wrapped command as a child process: its own process group, SIGINT, SIGTERM and SIGHUP
-forwarded to it, and its return code mapped to a run status and a shell-style exit code. Shared by
-both paths of ``receipts run`` (:mod:`probes.wrap` and :mod:`probes.launch`).
+forwarded to it, and its return code mapped to a run status and a shell-style exit code
+(:mod:`probes.wrap`).
 
-The child is started with ``posix_spawnp`` (``os.posix_spawnp``), not :mod:`subprocess`:
-``receipts run`` starts it as early as it can, and importing :mod:`subprocess` (with
-:mod:`threading`, :mod:`selectors` and :mod:`locale`) took 7 ms on a small machine, more than the
-rest of the wrapper's own modules. The child gets what ``subprocess.Popen(argv,
-process_group=0)`` would give it: its own process group; ``SIGPIPE`` and ``SIGXFSZ`` back at their
-defaults (Python ignores them); no descriptor of the wrapper's but 0, 1 and 2 (``close_fds``: the
-inheritable ones are closed in the child, as a C library's may be); exec errors reported to the
-wrapper (``FileNotFoundError``, ``PermissionError``; on glibc older than 2.24 a failed exec shows
-as the child exiting with 127 instead).
+The child is a :class:`subprocess.Popen` in its own process group (``process_group=0``), with
+Python's ignored signals back at their defaults and none of the wrapper's descriptors but 0, 1 and
+2. A command that cannot start exits the wrapper with 127 (not found) or 126 (not executable), as
+a shell does.
 """
 
 from __future__ import annotations
@@ -18,18 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 from types import FrameType
 
 from ledger.enums import RunStatus
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 """Signals sent to the wrapper that it passes on to the child."""
-
-RESTORED = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ") if hasattr(signal, name)
-)
-"""Signals Python ignores that the child gets back at their defaults, as ``subprocess`` does
-(``restore_signals``)."""
 
 
 def status_of(returncode: int) -> tuple[RunStatus, int]:
@@ -57,8 +47,9 @@ class Child:
     """A started child process: its ``pid``, and its ``returncode`` once :meth:`wait` reaped it
     (negative: the signal that ended it)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.pid = process.pid
         self.returncode: int | None = None
         self._exited = False
 
@@ -72,8 +63,7 @@ class Child:
             if hasattr(os, "waitid"):
                 os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
             self._exited = True
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+            self.returncode = self.process.wait()
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -93,38 +83,14 @@ def spawn(argv: list[str]) -> Child:
     if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # else the kernel reaps it before we can
     try:
-        pid = os.posix_spawnp(
-            argv[0],
-            argv,
-            os.environ,
-            file_actions=[(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()],
-            setpgroup=0,
-            setsigdef=RESTORED,
-        )
+        process = subprocess.Popen(argv, process_group=0)
     except FileNotFoundError:
         raise SpawnError(127, f"command not found: {argv[0]}") from None
     except PermissionError:
         raise SpawnError(126, f"command not executable: {argv[0]}") from None
     except OSError as exc:  # not a format the kernel runs (a script without #!), no memory, ...
         raise SpawnError(126, f"cannot start {argv[0]}: {exc.strerror}") from None
-    return Child(pid)
-
-
-def _inheritable_fds() -> list[int]:
-    """The wrapper's open descriptors above 2 that an exec would pass on (Python opens its own
-    close-on-exec; a C library need not): what ``close_fds`` closes in the child."""
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        names = os.listdir("/dev/fd") if os.path.isdir("/dev/fd") else []
-    fds = []
-    for name in names:
-        fd = int(name)
-        if fd > 2:
-            with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
-                if os.get_inheritable(fd):
-                    fds.append(fd)
-    return fds
+    return Child(process)
 
 
 class Forwarding:

@@ -1,25 +1,29 @@
-"""The usages a GPU window yields, as plain fields: what :class:`~ledger.schema.Usage` is built from
-by the session (:mod:`probes.session`), and what ``receipts run``'s fast path writes through
-:mod:`ledger.lite` without importing pydantic. One rule for both, so that both paths record the
-same usages.
+"""The usages a GPU window yields, as the fields :class:`~ledger.schema.Usage` is built from (by
+:mod:`probes.session`, for its heartbeats and its final entry).
 
 Per metered device: allocated GPU-hours (``gpu_hour``, what a cloud bills), busy GPU-hours
 (``gpu_hour_busy``) and energy (``kwh``), all ``measured``, with the device, the energy method and
 the shared flag in ``detail``. A declared allocation (``--gpus N --gpu-model NAME``) is one
 ``declared`` usage, never a measured one.
+
+A meter that misbehaves (a reading of NaN or infinity) does not stop a run: a figure that comes
+out non-finite is recorded as not measured (``quantity`` ``None``, with a note saying why), and a
+non-finite point of the power or utilisation series as ``None`` (:func:`finite`). This is the one
+place that rule lives.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 from ledger.enums import Provenance, Unit
 from probes.gpus import gpu_model_name
 from probes.schema import DeviceUsage, GpuSample
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see probes.value)
-if TYPE_CHECKING:
-    from typing import Any
+NOT_FINITE_NOTE = "not measured: the meter gave a reading that is not finite"
+"""The note of a usage whose figure came out NaN or infinite."""
 
 SERIES_POINTS = 600
 """At most this many samples per device are kept as the power and utilisation series."""
@@ -34,9 +38,14 @@ def device_series(mine: Sequence[GpuSample]) -> dict[str, list[float | None]]:
         kept = [*kept[: SERIES_POINTS - 1], mine[-1]]
     return {
         "t_s": [s.t_s for s in kept],
-        "power_w": [s.power_w for s in kept],
-        "sm_util_pct": [s.sm_util_pct for s in kept],
+        "power_w": [finite(s.power_w) for s in kept],
+        "sm_util_pct": [finite(s.sm_util_pct) for s in kept],
     }
+
+
+def finite(value: float | None) -> float | None:
+    """``value`` where it is a finite number, else ``None`` (not measured)."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def device_usage_fields(
@@ -49,7 +58,9 @@ def device_usage_fields(
 
     With ``samples``, each device's power and utilisation series (thinned) goes into the detail
     of its allocated usage as ``series``: what the appendix plots over time. A reading nobody could
-    take (busy time without samples, energy without counter or power) is left out, not zeroed.
+    take (busy time without samples, energy without counter or power) is left out, not zeroed; one
+    that came out NaN or infinite is kept as not measured (``quantity`` ``None``, with
+    :data:`NOT_FINITE_NOTE`).
     """
     out: list[dict[str, Any]] = []
     by_device: dict[str, list[GpuSample]] = {}
@@ -80,9 +91,9 @@ def device_usage_fields(
                 "run": run_id,
                 "resource": res,
                 "unit": unit.value,
-                "quantity": quantity,
+                "quantity": finite(quantity),
                 "provenance": Provenance.MEASURED.value,
-                "note": note,
+                "note": note if finite(quantity) is not None else _join(note, NOT_FINITE_NOTE),
                 "detail": {**detail, **extra},
             }
             for suffix, res, unit, quantity, extra in readings
@@ -124,6 +135,10 @@ def declared_usage_fields(
         "note": f"{gpus} x {model} declared by the user; not measured",
         "detail": {"gpus": gpus, "wall_s": wall_s},
     }
+
+
+def _join(note: str | None, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 def _hours(seconds: float | None) -> float | None:

@@ -10,36 +10,27 @@ allocated GPU-seconds (the whole window), which is what a cloud bills.
 
 from __future__ import annotations
 
-import _thread
 import itertools
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from probes.errors import DeviceLost, MeterError, NotSupported
-from probes.schema import DeviceUsage, GpuDevice, GpuSample
-from probes.value import Value
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (see probes.value)
-if TYPE_CHECKING:
-    import threading
-    from typing import Protocol
-
-    from probes.schema import EnergyMethod
-else:
-    Protocol = object  # the two protocols below are for the type checker: plain classes at run time
+from probes.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
 
 
-class Reading(Value):
+@dataclass(frozen=True, slots=True)
+class Reading:
     """One instantaneous reading of a device; ``None`` where the device does not support it."""
 
-    __slots__ = ("memory_used_bytes", "power_w", "sm_util_pct")
-
-    def __init__(
-        self, power_w: float | None, sm_util_pct: float | None, memory_used_bytes: int | None
-    ) -> None:
-        self.power_w = power_w
-        self.sm_util_pct = sm_util_pct
-        self.memory_used_bytes = memory_used_bytes
+    power_w: float | None
+    """Board power draw in watts."""
+    sm_util_pct: float | None
+    """Percent of the sample period in which a kernel ran."""
+    memory_used_bytes: int | None
+    """Device memory in use, bytes."""
 
 
 class GpuMeter(Protocol):
@@ -143,8 +134,8 @@ class Sampler:
         self.job_pids = job_pids
         self._tracks: list[_Track] = []
         self._t0 = 0.0
-        self._lock = _thread.allocate_lock()  # threading.Lock, without importing threading yet
-        self._state = _thread.allocate_lock()  # the sampling thread's start against stop()
+        self._lock = threading.Lock()
+        self._state = threading.Lock()  # the sampling thread's start against stop()
         self._closing = False
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
@@ -152,8 +143,9 @@ class Sampler:
         self._mine: set[int] = set()
 
     def start(self, *, background: bool = True) -> None:
-        """Read the energy counters, take the first sample, and (with ``background``) start
-        sampling in a thread; without it, :meth:`sample_in_background` starts the thread later."""
+        """Read the energy counters, take the first sample, and (with ``background``, where there
+        is a device) sample every ``interval_s`` in a thread until :meth:`stop`; without it, call
+        :meth:`step` yourself."""
         self._t0 = self.clock.monotonic()
         self._tracks = [_Track(device) for device in self.meter.devices()]
         for track in self._tracks:
@@ -164,22 +156,14 @@ class Sampler:
             except DeviceLost as exc:
                 self._lose(track, 0.0, exc)
         self.step()
-        if background:
-            self.sample_in_background()
-
-    def sample_in_background(self) -> None:
-        """Sample every ``interval_s`` in a thread until :meth:`stop`, where there is a device.
-        (``receipts run`` starts the thread once its child runs: importing :mod:`threading`
-        before would delay the child.) Once only, and never after :meth:`stop` began."""
+        if not background or not self._tracks:
+            return
         with self._state:
-            if not self._tracks or self._thread is not None or self._closing:
+            if self._thread is not None or self._closing:
                 return
-            import threading
-
-            stop = threading.Event()
-            self._stop = stop
+            self._stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._loop, args=(stop,), name="receipts-sampler", daemon=True
+                target=self._loop, args=(self._stop,), name="receipts-sampler", daemon=True
             )
             self._thread.start()
 

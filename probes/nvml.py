@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from probes.cluster import nvidia_driver_visible
 from probes.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
 from probes.meter import Reading
 from probes.schema import GpuDevice
@@ -140,13 +139,7 @@ class NvmlMeter:
 
 
 def open_meter(environ: dict[str, str] | None = None) -> NvmlMeter | None:
-    """The NVML meter where NVML initialises, else ``None`` (then use the null meter).
-
-    On a Linux host with no NVIDIA driver at all (:func:`probes.cluster.nvidia_driver_visible`)
-    pynvml is not even imported.
-    """
-    if not nvidia_driver_visible():
-        return None
+    """The NVML meter where NVML initialises, else ``None`` (then use the null meter)."""
     try:
         return NvmlMeter(environ)
     except MeterUnavailable:

@@ -1,6 +1,5 @@
 """A process and its descendants, read from /proc (Linux), to tell the job's GPU processes from
-other users' on a shared device. Only :mod:`os`: the sampler of ``receipts run`` imports this
-before its child starts (see :mod:`probes.launch`)."""
+other users' on a shared device."""
 
 from __future__ import annotations
 

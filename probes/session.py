@@ -102,13 +102,18 @@ class MeteredRun:
         self._beats: threading.Thread | None = None
 
     def start(self) -> Run:
-        """Write the run as ``running`` and start sampling and heartbeating."""
+        """Write the run as ``running`` and start sampling and heartbeating.
+
+        The first heartbeat is written before the run, so that from the moment the run is in the
+        ledger it can be reaped should this process die (a run without a heartbeat never is).
+        Should the meter fail to start, the run is finished as ``failed`` and the error raised.
+        """
         try:
             self.ledger.subject(self.spec.subject)
             subject: list[Subject] = []
         except NotFoundError:
             subject = [Subject(id=self.spec.subject, name=self.spec.subject)]
-        self.run = Run(
+        run = Run(
             id=self.run_id,
             subject=self.spec.subject,
             stage=self.spec.stage,
@@ -124,16 +129,22 @@ class MeteredRun:
             git_commit=git_commit(self.spec.working_dir) if self.spec.working_dir else None,
             detail=self.spec.detail,
         )
-        self.ledger.record([*subject, self.run])
+        beat(self.ledger, self.run_id, wall_time_s=0.0, interval_s=self.heartbeat_s, usages=[])
+        self.ledger.record([*subject, run])
+        self.run = run
         self._t0 = self.clock.monotonic()
-        self.sampler.start(background=self.background)
-        self.beat()  # from now on the run can be reaped if this process dies
+        try:
+            self.sampler.start(background=self.background)
+        except BaseException as exc:
+            note = f"the meter failed to start: {type(exc).__name__}: {exc}"
+            self._finish(RunStatus.FAILED, None, note, None, metered=False)
+            raise
         if self.background:
             self._beats = threading.Thread(
                 target=self._heartbeat, name="receipts-heartbeat", daemon=True
             )
             self._beats.start()
-        return self.run
+        return run
 
     def add_usage(self, usage: Usage) -> None:
         """Attach a usage (tokens, API calls) to this run; it is written when the run ends."""
@@ -194,12 +205,25 @@ class MeteredRun:
 
         ``detail`` is merged into the run's detail (steps and epochs of a training, say).
         """
+        return self._finish(status, exit_code, note, detail, metered=True)
+
+    def _finish(
+        self,
+        status: RunStatus,
+        exit_code: int | None,
+        note: str | None,
+        detail: dict[str, object] | None,
+        *,
+        metered: bool,
+    ) -> Run:
         assert self.run is not None, "start() first"
         self._stop.set()
         if self._beats is not None:
             self._beats.join()
-        devices = self.sampler.stop()
-        self.meter.close()
+        try:
+            devices = self.sampler.stop() if metered else []
+        finally:
+            self.meter.close()
         wall = self.wall_s()
         final = Run.model_validate(
             {
@@ -214,7 +238,8 @@ class MeteredRun:
                 "detail": {**(self.run.detail or {}), **(detail or {})} or None,
             }
         )
-        usages = self._gpu_usages(devices, wall, self.sampler.samples())
+        samples = self.sampler.samples() if metered else []
+        usages = self._gpu_usages(devices, wall, samples)
         finish(self.ledger, final, usages + self.extra)
         self.run = final
         return final

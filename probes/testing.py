@@ -6,6 +6,7 @@ when a test injects them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -51,9 +52,6 @@ class FakeDevice:
         lost_after_s: from this time on, every call raises DeviceLost.
         foreign_pids: compute processes on the device at time t that are not the job's.
         job_pids_on_device: the job's own compute processes on the device.
-
-    A plain class, not a dataclass: the benchmark of ``receipts run`` starts it as the wrapper
-    starts, where importing :mod:`dataclasses` costs as much as the rest of the start.
     """
 
     def __init__(
@@ -104,7 +102,9 @@ class FakeGpuMeter:
             raise NotSupported("energy counter not supported")
         if fake.energy_mj_at is not None:
             return fake.energy_mj_at(t)
-        watts = fake.power_w(t) or 0.0  # constant-power default: energy = P * t
+        watts = fake.power_w(t)  # constant-power default: energy = P * t
+        if watts is None or not math.isfinite(watts):
+            watts = 0.0  # a counter is an integer: a bad power reading does not reach it
         return 5_000_000 + round(watts * t * 1000)
 
     def read(self, device: GpuDevice) -> Reading:

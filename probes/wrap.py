@@ -7,8 +7,9 @@ as shells do). SIGINT, SIGTERM and SIGHUP sent to the wrapper are forwarded to t
 runs in its own process group so that a terminal's Ctrl-C reaches it once, through the wrapper
 (:mod:`probes.child`).
 
-This is the path through the store from the first write; ``receipts run`` itself usually takes
-the fast path of :mod:`probes.launch`, which records the same run.
+Every write goes through the store (:class:`~ledger.store.Ledger`, via
+:class:`~probes.session.MeteredRun`): the ``running`` entry and its first heartbeat are durable
+before the child starts.
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-from receipts.entry import main
+from receipts.cli import main
 
 main()

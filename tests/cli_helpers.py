@@ -9,12 +9,6 @@ import typer
 
 from ledger.cli import ErrorHandlingGroup
 
-FAST_DRIVER = (
-    "import sys; from probes.launch import main; code = main(sys.argv[1:]); "
-    "sys.exit(99 if code is None else code)"
-)
-"""``receipts run`` on the fast path only: exits 99 where the fast path declines."""
-
 
 def assert_bad_input(result: Any, *needles: str, no_stdout: bool = False) -> None:
     """Bad input: exit 2, one ``receipts: error:`` line on stderr naming every needle, no

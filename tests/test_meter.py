@@ -152,40 +152,6 @@ def test_the_power_series_is_kept_thinned_on_the_allocated_usage() -> None:
     assert series["power_w"][-1] == 850.0
 
 
-def test_the_meter_value_types_compare_by_value_and_stay_as_made() -> None:
-    from probes.cluster import ClusterContext
-    from probes.schema import GpuSample
-
-    a = GpuSample(1.0, "GPU-1", 300.0, 50.0, None)
-    assert a == GpuSample(1.0, "GPU-1", 300.0, 50.0, None) and hash(a) == hash(
-        GpuSample(1.0, "GPU-1", 300.0, 50.0, None)
-    )
-    assert a != GpuSample(1.0, "GPU-1", 300.0, 51.0, None) and a != (
-        1.0,
-        "GPU-1",
-        300.0,
-        50.0,
-        None,
-    )
-    assert "power_w=300.0" in repr(a) and repr(a).startswith("GpuSample(")
-    with pytest.raises(AttributeError, match="read-only"):
-        a.power_w = 0.0
-    with pytest.raises(AttributeError, match="read-only"):
-        del a.power_w
-
-    class Tagged(GpuSample):
-        __slots__ = ("tag",)
-
-        def __init__(self, tag: str) -> None:
-            super().__init__(1.0, "GPU-1", 300.0, 50.0, None)
-            self.tag = tag
-
-    assert Tagged("x") == Tagged("x") and Tagged("x") != Tagged("y")
-    assert repr(Tagged("x")).endswith("tag='x')") and "t_s=1.0" in repr(Tagged("x"))
-    assert ClusterContext("h", job_id="j") == ClusterContext("h", None, None, None, None, "j")
-    assert ClusterContext("h") != ClusterContext("h", node_rank=0)
-
-
 def test_the_job_tree_is_read_at_most_once_a_sample_and_only_for_unknown_processes() -> None:
     calls = 0
 
@@ -220,24 +186,18 @@ def test_the_job_tree_is_read_at_most_once_a_sample_and_only_for_unknown_process
     assert all(u.shared and u.foreign_pids == [999] for u in usages)
 
 
-def test_sampling_can_start_in_the_background_after_the_first_sample() -> None:
-    """What ``receipts run`` does: the counters and the first sample before its child starts, the
-    sampling thread once it runs."""
+def test_background_sampling_runs_until_stop_and_not_after() -> None:
     from probes.meter import SystemClock
 
     meter = FakeGpuMeter([FakeDevice(fake_device(0))], SystemClock())
     sampler = Sampler(meter, interval_s=0.02)
-    sampler.start(background=False)
-    assert len(sampler.samples()) == 1
-    sampler.sample_in_background()
-    thread = sampler._thread
-    sampler.sample_in_background()  # once is enough: no second thread
-    assert thread is not None and sampler._thread is thread
+    sampler.start()
+    assert sampler.samples()  # the first sample, before start() returns
     deadline = time.monotonic() + 10
     while len(sampler.samples()) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     (usage,) = sampler.stop()
     assert usage.samples >= 5 and len(sampler.samples()) == usage.samples
-    sampler.sample_in_background()  # after the window: nothing
+    assert sampler.stop() == [usage]  # the window ends once
     time.sleep(0.1)
     assert len(sampler.samples()) == usage.samples

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import FAST_DRIVER
 
 from ledger.liveness import Heartbeat, last_beat
-from ledger.schema import Category, RunStatus, Subject
+from ledger.schema import Category, RunStatus
 from ledger.store import Ledger
 from probes.proctree import descendants
 from probes.session import metered_run
@@ -27,16 +26,10 @@ NO_DEVICES = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
 check (declared allocations, statuses) is the same on a GPU host (tests/test_gpu.py meters one)."""
 
 
-@pytest.fixture(params=["full", "fast"])
-def wrapper(request: pytest.FixtureRequest, sqlite_url: str) -> list[str]:
-    """How ``receipts run`` is invoked: the typer command on a fresh ledger (the full path), or
-    the fast path alone (:mod:`probes.launch`) on a ledger that already has the subject. Both
-    must record the same runs."""
-    if request.param == "full":
-        return [*RECEIPTS, "run"]
-    with Ledger(sqlite_url) as ledger:
-        ledger.record([Subject(id="demo", name="demo")])
-    return [sys.executable, "-c", FAST_DRIVER]
+@pytest.fixture
+def wrapper() -> list[str]:
+    """How ``receipts run`` is invoked: the console script's command, in its own process."""
+    return [*RECEIPTS, "run"]
 
 
 def receipts(url: str, *args: str, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -57,10 +50,10 @@ def only_run(url: str):  # type: ignore[no-untyped-def]
         return run, ledger.verify().ok
 
 
-def test_a_succeeded_run_of_about_two_seconds(wrapper: list[str], sqlite_url: str) -> None:
-    done = run_with(wrapper, sqlite_url, "--", sys.executable, "-c", "import time; time.sleep(2)")
+def test_a_succeeded_run_of_about_two_seconds(wrapper: list[str], ledger_url: str) -> None:
+    done = run_with(wrapper, ledger_url, "--", sys.executable, "-c", "import time; time.sleep(2)")
     assert done.returncode == 0, done.stderr
-    run, intact = only_run(sqlite_url)
+    run, intact = only_run(ledger_url)
     assert run.status is RunStatus.SUCCEEDED and run.exit_code == 0 and intact
     assert run.wall_time_s is not None and 1.9 < run.wall_time_s < 10
     assert run.command == [sys.executable, "-c", "import time; time.sleep(2)"]
@@ -68,21 +61,21 @@ def test_a_succeeded_run_of_about_two_seconds(wrapper: list[str], sqlite_url: st
 
 
 def test_exit_code_is_passed_through_and_the_run_failed(
-    wrapper: list[str], sqlite_url: str
+    wrapper: list[str], ledger_url: str
 ) -> None:
-    done = run_with(wrapper, sqlite_url, "--", sys.executable, "-c", "raise SystemExit(3)")
+    done = run_with(wrapper, ledger_url, "--", sys.executable, "-c", "raise SystemExit(3)")
     assert done.returncode == 3
-    run, _ = only_run(sqlite_url)
+    run, _ = only_run(ledger_url)
     assert run.status is RunStatus.FAILED and run.exit_code == 3
 
 
 def test_missing_command_exits_127_and_is_recorded_failed(
-    wrapper: list[str], sqlite_url: str
+    wrapper: list[str], ledger_url: str
 ) -> None:
-    done = run_with(wrapper, sqlite_url, "--", "no-such-command-xyz")
+    done = run_with(wrapper, ledger_url, "--", "no-such-command-xyz")
     assert done.returncode == 127
     assert done.stderr.strip() == "receipts: error: command not found: no-such-command-xyz"
-    run, _ = only_run(sqlite_url)
+    run, _ = only_run(ledger_url)
     assert run.status is RunStatus.FAILED and run.exit_code == 127
     assert run.wall_time_s is not None and run.wall_time_s < 0.1  # not the time to get ready
 
@@ -90,20 +83,26 @@ def test_missing_command_exits_127_and_is_recorded_failed(
 def _wait_running(url: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if Path(url.removeprefix("sqlite:///")).exists():
-            with Ledger(url, reap=False) as ledger:
-                runs = ledger.runs("demo")
-                if runs and runs[0].status is RunStatus.RUNNING:
-                    return runs[0]
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            time.sleep(0.1)  # the wrapper creates the file
+            continue
+        with Ledger(url, reap=False) as ledger:
+            runs = ledger.runs("demo")
+            if runs and runs[0].status is RunStatus.RUNNING:
+                return runs[0]
         time.sleep(0.1)
     raise AssertionError("the run never showed up as running")
 
 
 def _start(
-    wrapper: list[str], url: str, seconds: int = 30, options: tuple[str, ...] = ()
+    wrapper: list[str],
+    url: str,
+    seconds: int = 30,
+    options: tuple[str, ...] = (),
+    heartbeat: str = "0.2",
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*wrapper, "--ledger", url, "--heartbeat", "0.2", *RUN[1:], *options, "--",
+        [*wrapper, "--ledger", url, "--heartbeat", heartbeat, *RUN[1:], *options, "--",
          sys.executable, "-c", f"import time; time.sleep({seconds})"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=NO_DEVICES,
     )  # fmt: skip
@@ -131,53 +130,53 @@ def _child_of(wrapper: subprocess.Popen[str]) -> int:
     raise AssertionError("no child process")
 
 
-def test_kill_9_of_the_child_records_killed(wrapper: list[str], sqlite_url: str) -> None:
-    process = _start(wrapper, sqlite_url)
-    _wait_running(sqlite_url)
+def test_kill_9_of_the_child_records_killed(wrapper: list[str], ledger_url: str) -> None:
+    process = _start(wrapper, ledger_url)
+    _wait_running(ledger_url)
     os.kill(_child_of(process), signal.SIGKILL)
     assert process.wait(timeout=30) == 128 + 9
-    run, intact = only_run(sqlite_url)
+    run, intact = only_run(ledger_url)
     assert run.status is RunStatus.KILLED and run.exit_code == 137 and intact
     assert "SIGKILL" in (run.note or "")
 
 
 def test_sigterm_to_the_wrapper_is_forwarded_to_the_child(
-    wrapper: list[str], sqlite_url: str
+    wrapper: list[str], ledger_url: str
 ) -> None:
-    process = _start(wrapper, sqlite_url)
-    _wait_running(sqlite_url)
+    process = _start(wrapper, ledger_url)
+    _wait_running(ledger_url)
     child = _child_of(process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 128 + 15
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text()
-    run, _ = only_run(sqlite_url)
+    run, _ = only_run(ledger_url)
     assert run.status is RunStatus.KILLED and "SIGTERM" in (run.note or "")
 
 
 @pytest.mark.parametrize("declared", [False, True], ids=["unmetered", "declared-gpus"])
 def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
-    wrapper: list[str], sqlite_url: str, declared: bool
+    wrapper: list[str], ledger_url: str, declared: bool
 ) -> None:
     options = ("--gpus", "2", "--gpu-model", "H100") if declared else ()
-    process = _start(wrapper, sqlite_url, options=options)
-    _wait_running(sqlite_url)
+    process = _start(wrapper, ledger_url, options=options)
+    _wait_running(ledger_url)
     child = _child_of(process)
-    beat = _wait_heartbeat(sqlite_url)  # a heartbeat after the first, so there is usage to keep
+    beat = _wait_heartbeat(ledger_url)  # a heartbeat after the first, so there is usage to keep
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     os.kill(child, signal.SIGKILL)  # the orphaned job, so the test leaves nothing behind
-    with Ledger(sqlite_url, reap=False) as ledger:
+    with Ledger(ledger_url, reap=False) as ledger:
         (run,) = ledger.runs("demo")
         assert run.status is RunStatus.RUNNING  # nobody closed it yet
         beat = last_beat(ledger, run.id) or beat
-    done = receipts(sqlite_url, "runs", "--reap", "--json")
+    done = receipts(ledger_url, "runs", "--reap", "--json")
     assert done.returncode == 0, done.stderr
     listing = json.loads(done.stdout)
     assert len(listing["reaped"]) == 1
     (run_json,) = listing["runs"]
     assert run_json["status"] == "interrupted" and run_json["wall_time_s"] > 0
-    assert only_run(sqlite_url)[1]
-    with Ledger(sqlite_url, reap=False) as ledger:
+    assert only_run(ledger_url)[1]
+    with Ledger(ledger_url, reap=False) as ledger:
         usages = ledger.usages("demo")
     if not declared:
         assert usages == []
@@ -186,6 +185,24 @@ def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
     assert usage.provenance.value == "declared" and usage.resource == "gpu/H100"
     assert usage.quantity == pytest.approx(2 * beat.wall_time_s / 3600, abs=2 * 0.05 / 3600)
     assert usage.note is not None and usage.note.endswith("(up to the last heartbeat)")
+
+
+def test_a_wrapper_killed_in_its_first_second_leaves_a_run_to_reap(
+    wrapper: list[str], ledger_url: str
+) -> None:
+    """The ``running`` entry is never in the ledger without the heartbeat that lets it be reaped:
+    killed as soon as its run shows, long before a second heartbeat, the wrapper still leaves a
+    run that ``runs --reap`` closes."""
+    process = _start(wrapper, ledger_url, seconds=2, heartbeat="600")  # the job ends by itself
+    _wait_running(ledger_url)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    done = receipts(ledger_url, "runs", "--reap", "--json")
+    assert done.returncode == 0, done.stderr
+    listing = json.loads(done.stdout)
+    assert len(listing["reaped"]) == 1
+    (run_json,) = listing["runs"]
+    assert run_json["status"] == "interrupted"
 
 
 def test_an_unwritable_ledger_fails_before_the_child_starts(tmp_path: Path) -> None:
@@ -197,14 +214,14 @@ def test_an_unwritable_ledger_fails_before_the_child_starts(tmp_path: Path) -> N
     assert len(done.stderr.strip().splitlines()) == 1 and "receipts: error:" in done.stderr
 
 
-def test_declared_gpus_are_declared_never_measured(wrapper: list[str], sqlite_url: str) -> None:
-    done = run_with(wrapper, sqlite_url, "--gpus", "8", "--gpu-model", "H100", "--", "true")
+def test_declared_gpus_are_declared_never_measured(wrapper: list[str], ledger_url: str) -> None:
+    done = run_with(wrapper, ledger_url, "--gpus", "8", "--gpu-model", "H100", "--", "true")
     assert done.returncode == 0, done.stderr
-    with Ledger(sqlite_url, reap=False) as ledger:
+    with Ledger(ledger_url, reap=False) as ledger:
         (usage,) = ledger.usages("demo")
     assert usage.provenance.value == "declared" and usage.resource == "gpu/H100"
     assert usage.detail == {"gpus": 8, "wall_s": pytest.approx(usage.quantity * 3600 / 8)}
-    report = receipts(sqlite_url, "report", "--subject", "demo", "--by", "run")
+    report = receipts(ledger_url, "report", "--subject", "demo", "--by", "run")
     assert report.returncode == 0, report.stderr
     assert "D declared by the user" in report.stdout
 
