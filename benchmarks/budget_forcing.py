@@ -95,7 +95,7 @@ def plain(backend: Backend, contexts: list[tuple[str, list[int], int]]) -> int:
 
 
 def measure(args: argparse.Namespace, model: str) -> dict[str, object]:
-    from probes.tokenizer import load_tokenizer
+    from probes.tokens.tokenizer import load_tokenizer
 
     vocab = HfVocabulary(load_tokenizer(model))
     options = BackendOptions(

@@ -75,11 +75,11 @@ print("{CPU_MARK}%.6f" % (usage.ru_utime + usage.ru_stime), flush=True)
 
 DRIVER = f"""\
 import sys
-import probes.wrap
-from probes.meter import SystemClock
-from probes.testing import FakeDevice, FakeGpuMeter, fake_device
+import probes.run.wrap
+from probes.gpu.meter import SystemClock
+from probes.gpu.testing import FakeDevice, FakeGpuMeter, fake_device
 
-probes.wrap.open_meter = lambda: FakeGpuMeter(
+probes.run.wrap.open_meter = lambda: FakeGpuMeter(
     [FakeDevice(fake_device(i)) for i in range({FAKE_DEVICES})], SystemClock()
 )
 from receipts.cli import app

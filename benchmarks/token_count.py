@@ -127,8 +127,8 @@ def main() -> None:
 
     from bpe_qwen import bpe_qwen
 
-    from probes.tokenizer import _qwen_files, load_tokenizer, qwen25_backend
-    from probes.tokens import count_tokens
+    from probes.tokens.count import count_tokens
+    from probes.tokens.tokenizer import _qwen_files, load_tokenizer, qwen25_backend
 
     workdir = Path(tempfile.mkdtemp(prefix="token-bench-")) if args.out is None else args.out
     workdir.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The probes' exceptions. Meter errors are raised only by meters; NVML's own errors are translated
-into these in one place (:mod:`probes.nvml`)."""
+"""The probes' base exception, and the wrapper's input error. Each subpackage raises its own
+subclasses (the meters' in :mod:`probes.gpu.errors`, the evals' in :mod:`probes.evals.errors`)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ from ledger.errors import InputError, LedgerError
 
 class ProbeError(LedgerError):
     """Base of every error the probes raise on purpose."""
-
-
-class MeterError(ProbeError):
-    """A GPU meter failed."""
-
-
-class MeterUnavailable(MeterError):
-    """No GPU library or driver here: use the null meter, or declare the allocation."""
-
-
-class NotSupported(MeterError):
-    """The device does not support this reading (e.g. the energy counter before Volta)."""
-
-
-class DeviceLost(MeterError):
-    """The device stopped answering mid-run (fell off the bus, reset)."""
 
 
 class WrapperInputError(InputError):

@@ -23,10 +23,11 @@ from ledger.prices import bundled_cards, load_price_file
 from ledger.report import CostReport
 from ledger.schema import Provenance, Run, RunStatus, Subject, Unit, Usage
 from ledger.store import Ledger
-from probes.api_cli import register
-from probes.api_log import import_api_log
-from probes.api_usage import ApiMeter, parse_response, record_call, resolve_resource
-from probes.session import metered_run
+from probes.api.cli import register
+from probes.api.log import import_api_log
+from probes.api.response import parse_response
+from probes.api.usage import ApiMeter, record_call, resolve_resource
+from probes.run.session import metered_run
 
 API = Path(__file__).parent / "data" / "api"
 LOG = API / "api.jsonl"
@@ -39,7 +40,7 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((API / name).read_text(encoding="utf-8"))
 
 
-APP = app_with_imports(register)
+APP = app_with_imports(lambda top, imports: register(imports))
 
 
 def lines_of(report: CostReport) -> dict[tuple[str, Unit], float]:
@@ -510,7 +511,7 @@ def test_unknown_subject_in_the_library_is_not_found(url: str) -> None:
 
 def test_the_cli_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, probes.api_cli; "
+        "import sys, probes.api.cli; "
         "print(','.join(m for m in ('sqlalchemy', 'pydantic') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from ledger.schema import Category, Provenance, Unit
 from ledger.store import Ledger
 from probes.evals.inspect_log import import_inspect
-from probes.session import metered_run
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.run.session import metered_run
 from receipts.appendix import Appendix, AppendixError, build_appendix, write_appendix
 from receipts.appendix import write as write_module
 from receipts.cli import app

@@ -1,4 +1,4 @@
-"""The wrapped command as a child (probes.child): its own process group, the signals Python
+"""The wrapped command as a child (probes.run.child): its own process group, the signals Python
 ignores back at their defaults, none of the wrapper's descriptors, shell-style exit codes for a
 command that cannot start, and signals forwarded. Real processes."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ledger.enums import RunStatus
-from probes.child import Forwarding, SpawnError, spawn, status_of
+from probes.run.child import Forwarding, SpawnError, spawn, status_of
 
 
 def _ignored_signals(pid: int) -> int:

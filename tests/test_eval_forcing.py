@@ -15,7 +15,7 @@ from probes.evals.forcing import (
     chat_prompt,
 )
 from probes.evals.testing import ScriptedBackend
-from probes.tokenizer import load_tokenizer
+from probes.tokens.tokenizer import load_tokenizer
 
 
 @pytest.fixture(scope="module")

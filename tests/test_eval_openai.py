@@ -18,7 +18,7 @@ from ledger.cli import ErrorHandlingGroup
 from ledger.store import Ledger
 from probes.evals.cli import register
 from probes.evals.forcing import HfVocabulary
-from probes.tokenizer import load_tokenizer
+from probes.tokens.tokenizer import load_tokenizer
 
 
 class _Server:

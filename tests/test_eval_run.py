@@ -21,7 +21,7 @@ from probes.evals.cli import register
 from probes.evals.forcing import Completion, ForcingConfig, Request, Sampling
 from probes.evals.runner import EvalSpec, prepare, run_eval
 from probes.evals.testing import ScriptedBackend, make_tiny_qwen
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 
 AIME24 = Path(probes.__file__).parent / "data" / "bench" / "aime24.jsonl"
 

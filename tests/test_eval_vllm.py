@@ -32,7 +32,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmBackend]:
 
 
 def test_budget_forcing_runs_on_vllm_with_one_budget(backend: VllmBackend) -> None:
-    from probes.tokenizer import load_tokenizer
+    from probes.tokens.tokenizer import load_tokenizer
 
     vocab = HfVocabulary(load_tokenizer("qwen2.5"))
     prompts = [(f"q{i}", chat_prompt(f"What is {i} + {i}?"), i) for i in range(3)]

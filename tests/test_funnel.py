@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 
 from ledger.cases import load_case, record_case
 from ledger.cli import ErrorHandlingGroup
+from ledger.funnel import align, build_funnel_report, funnel_report
 from ledger.schema import FunnelStep, Provenance, RunStatus, Unit
 from ledger.store import Ledger
-from probes.funnel import Funnel, FunnelError, Step, align, build_funnel_report, funnel_report
-from probes.funnel_cli import register
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.funnel import Funnel, FunnelError, Step
+from probes.funnel.cli import register
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 
 PAPER = [59_029, 54_116, 51_581, 24_496, 1_000]
 NOTEBOOK = [59_029, 58_986, 54_116, 51_607, 24_517, 1_000]
@@ -255,7 +256,7 @@ def gets_wrong(items: list[dict[str, str]], step: Step) -> list[dict[str, str]]:
     transformers = pytest.importorskip("transformers")
     from math_verify import parse, verify
 
-    from probes.tokenizer import load_tokenizer
+    from probes.tokens.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer("qwen2.5")
     tokenizer.padding_side = "left"
@@ -321,7 +322,7 @@ def by_subject(
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[dict[str, str]]]:
     """The funnel, run once for the module: its ledger URL and the items it selected."""
-    from probes.nvml import open_meter
+    from probes.gpu.nvml import open_meter
 
     url = f"sqlite:///{tmp_path_factory.mktemp('funnel') / 'ledger.db'}"
     items = bench_items()
@@ -339,7 +340,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[dict[s
 def test_the_executed_funnel_records_each_step_as_a_metered_run(
     executed: tuple[str, list[dict[str, str]]],
 ) -> None:
-    from probes.nvml import open_meter
+    from probes.gpu.nvml import open_meter
 
     url, final = executed
     with Ledger(url) as ledger:

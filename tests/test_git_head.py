@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.cluster import git_commit
+from probes.run.cluster import git_commit
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -15,8 +15,8 @@ from itertools import pairwise
 
 import pytest
 
-from probes.meter import Sampler
-from probes.nvml import open_meter
+from probes.gpu.meter import Sampler
+from probes.gpu.nvml import open_meter
 
 pytestmark = pytest.mark.gpu
 LOAD_S = float(os.environ.get("RECEIPTS_GPU_LOAD_S", "60"))

@@ -17,15 +17,10 @@ from ledger.errors import InputError, NotFoundError
 from ledger.liveness import reap
 from ledger.schema import Provenance, RunStatus, Subject, Unit, utcnow
 from ledger.store import Ledger
-from probes.api_cli import register
-from probes.labelling import (
-    RESOURCE,
-    import_label_studio,
-    open_timers,
-    read_label_studio,
-    start_timer,
-    stop_timer,
-)
+from probes.labelling.cli import register
+from probes.labelling.label_studio import import_label_studio, read_label_studio
+from probes.labelling.schema import RESOURCE
+from probes.labelling.timer import open_timers, start_timer, stop_timer
 
 LS = Path(__file__).parent / "data" / "labelstudio"
 EXPORT = LS / "export.json"

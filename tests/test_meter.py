@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from probes.meter import NullMeter, Sampler
-from probes.nvml import select_visible, visible_selectors
-from probes.session import device_usages, gpu_model
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, ReplayMeter, fake_device
+from probes.gpu.meter import NullMeter, Sampler
+from probes.gpu.nvml import select_visible, visible_selectors
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, ReplayMeter, fake_device
+from probes.run.session import device_usages, gpu_model
 
 
 def run_window(meter, clock: FakeClock, seconds: int, step_s: float = 1.0, **kw):  # type: ignore[no-untyped-def]
@@ -95,7 +95,7 @@ def test_device_usages_are_measured_per_device() -> None:
      ("NVIDIA L40S", "L40S"), ("NVIDIA H200", "H200"), ("NVIDIA GH200 480GB", "GH200"),
      ("Tesla V100-SXM2-16GB", "V100"), ("NVIDIA H100 NVL", "H100"), ("Tesla T4", "T4"),
      ("NVIDIA H20", "H20"),
-     # an unknown name is upper-cased, as Slurm gres types are (probes.gpus.gpu_model_name)
+     # an unknown name is upper-cased, as Slurm gres types are (probes.gpu.names.gpu_model_name)
      ("NVIDIA GeForce RTX 4090", "NVIDIA-GEFORCE-RTX-4090")],
 )  # fmt: skip
 def test_gpu_model_names(name: str, model: str) -> None:
@@ -187,7 +187,7 @@ def test_the_job_tree_is_read_at_most_once_a_sample_and_only_for_unknown_process
 
 
 def test_background_sampling_runs_until_stop_and_not_after() -> None:
-    from probes.meter import SystemClock
+    from probes.gpu.meter import SystemClock
 
     meter = FakeGpuMeter([FakeDevice(fake_device(0))], SystemClock())
     sampler = Sampler(meter, interval_s=0.02)

@@ -13,9 +13,9 @@ import pytest
 
 from ledger.schema import Category, RunStatus, Unit
 from ledger.store import Ledger
-from probes.session import RunSpec
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
-from probes.wrap import run_command
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.run.session import RunSpec
+from probes.run.wrap import run_command
 
 NAN, INF = float("nan"), float("inf")
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ledger.schema import Provenance, Run, Subject, Unit
 from ledger.store import Ledger
-from probes.cluster import from_environ
+from probes.run.cluster import from_environ
 from receipts.cli import app
 
 WRITERS, ROWS, BATCH = 16, 5_000, 250

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
-from probes.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
-from probes.nvml import NvmlMeter, open_meter
+from probes.gpu.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
+from probes.gpu.nvml import NvmlMeter, open_meter
 
 
 @pytest.fixture

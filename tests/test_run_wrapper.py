@@ -15,9 +15,9 @@ import pytest
 from ledger.liveness import Heartbeat, last_beat
 from ledger.schema import Category, RunStatus
 from ledger.store import Ledger
-from probes.proctree import descendants
-from probes.session import metered_run
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
+from probes.run.proctree import descendants
+from probes.run.session import metered_run
 
 RECEIPTS = [sys.executable, "-m", "receipts"]
 RUN = ["run", "--subject", "demo", "--stage", "sft", "--category", "fine_tuning"]

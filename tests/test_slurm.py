@@ -15,7 +15,8 @@ from ledger.errors import InputError
 from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage
 from ledger.store import Ledger
 from probes import slurm
-from probes.slurm_cli import register
+from probes.gpu import gpu_model_name
+from probes.slurm.cli import register
 
 SACCT = Path(__file__).parent / "data" / "sacct"
 PARSABLE = SACCT / "sacct_duplicates.txt"
@@ -248,7 +249,7 @@ def test_json_flag_states_win_and_older_layouts_read(tmp_path: Path) -> None:
     ],
 )
 def test_gpu_model_names(raw: str, model: str) -> None:
-    assert slurm.gpu_model_name(raw) == model
+    assert gpu_model_name(raw) == model
 
 
 @pytest.mark.parametrize(

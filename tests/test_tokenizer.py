@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ledger.errors import InputError
-from probes.tokenizer import QWEN25_SIZE, load_tokenizer
+from probes.tokens.tokenizer import QWEN25_SIZE, load_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,14 @@ from ledger.cli import ErrorHandlingGroup
 from ledger.errors import InputError
 from ledger.schema import Provenance, RunStatus, Unit
 from ledger.store import Ledger
-from probes.tokenizer import load_tokenizer, qwen25_backend
-from probes.tokens import (
+from probes.tokens.cli import register
+from probes.tokens.count import (
     ByteLevelBpeEncoder,
     ReferenceEncoder,
     count_tokens,
     make_encoder,
 )
-from probes.tokens_cli import register
+from probes.tokens.tokenizer import load_tokenizer, qwen25_backend
 
 BENCH = Path(__file__).parents[1] / "probes" / "data" / "bench"
 DATA = Path(__file__).parent / "data" / "tokens"
@@ -163,7 +163,7 @@ def test_special_token_strings_are_plain_text(fast: ByteLevelBpeEncoder, referen
 def test_reference_encoder_matches_transformers(reference) -> None:  # type: ignore[no-untyped-def]
     from tokenizers import Tokenizer
 
-    from probes.tokenizer import qwen25_json
+    from probes.tokens.tokenizer import qwen25_json
 
     plain = ReferenceEncoder(Tokenizer.from_str(qwen25_json()))
     texts = ADVERSARIAL + shipped_texts()[:200]
@@ -420,7 +420,7 @@ def test_library_errors_are_input_errors() -> None:
 
 def test_the_command_module_imports_nothing_heavy() -> None:
     heavy = ["sqlalchemy", "pydantic", "transformers", "tokenizers", "pandas", "pyarrow", "numpy"]
-    code = (f"import sys, probes.tokens_cli; "
+    code = (f"import sys, probes.tokens.cli; "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

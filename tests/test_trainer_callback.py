@@ -23,10 +23,10 @@ transformers = pytest.importorskip("transformers")
 
 from ledger.schema import Run, RunStatus, Unit, Usage  # noqa: E402
 from ledger.store import Ledger  # noqa: E402
-from probes.cluster import ClusterContext  # noqa: E402
-from probes.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device  # noqa: E402
-from probes.tokenizer import load_tokenizer  # noqa: E402
-from probes.trainer import ReceiptsCallback, receipts_training  # noqa: E402
+from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device  # noqa: E402
+from probes.run.cluster import ClusterContext  # noqa: E402
+from probes.tokens.tokenizer import load_tokenizer  # noqa: E402
+from probes.training.callback import ReceiptsCallback, receipts_training  # noqa: E402
 
 STEPS, BATCH, MAX_LENGTH = 5, 2, 32
 

@@ -7,8 +7,9 @@ its commands) pulls in neither pydantic nor SQLAlchemy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from probes.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from probes.evals.forcing import (
@@ -61,7 +62,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'probes.evals' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"probes.evals.{_WHERE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -271,7 +271,7 @@ def import_lm_eval(
 
     tok = None
     if tokenizer is not None:
-        from probes.tokenizer import load_tokenizer
+        from probes.tokens.tokenizer import load_tokenizer
 
         tok = load_tokenizer(tokenizer)
     records: list[Record] = []

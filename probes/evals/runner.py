@@ -35,8 +35,8 @@ from probes.evals.forcing import (
 )
 from probes.evals.imports import role_token_usages
 from probes.evals.scoring import judge
-from probes.meter import Clock, GpuMeter
-from probes.session import MeteredRun, RunSpec
+from probes.gpu.meter import Clock, GpuMeter
+from probes.run.session import MeteredRun, RunSpec
 
 DEFAULT_TEMPLATE = "{question}"
 
@@ -145,7 +145,7 @@ def prepare(spec: EvalSpec) -> Prepared:
 
 
 def _tokenizer(name: str) -> Any:
-    from probes.tokenizer import load_tokenizer
+    from probes.tokens.tokenizer import load_tokenizer
 
     try:
         return load_tokenizer(name)
@@ -201,7 +201,7 @@ def run_eval(
     """
     spec = prepared.spec
     if meter is None:
-        from probes.nvml import open_meter
+        from probes.gpu.nvml import open_meter
 
         meter = open_meter()
     detail = spec.detail() | {"n": len(prepared.items)}

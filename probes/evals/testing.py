@@ -63,7 +63,7 @@ def make_tiny_qwen(directory: Path, *, seed: int = 0, head_dim: int = 16) -> Pat
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from probes.tokenizer import load_tokenizer
+    from probes.tokens.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer("qwen2.5")
     heads = 64 // head_dim

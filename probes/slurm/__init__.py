@@ -32,23 +32,52 @@ Counting rules (the contract the tests hold):
 
 Modules: :mod:`~probes.slurm.records` (typed records and field rules), :mod:`~probes.slurm.parse`
 (the two formats), :mod:`~probes.slurm.schema` (the pydantic results),
-:mod:`~probes.slurm.importer` (runs and usages) and :mod:`~probes.slurm.reconcile` (against the
-probes); GPU model names come from :mod:`probes.gpus`.
+:mod:`~probes.slurm.importer` (runs and usages) and :mod:`~probes.slurm.reconciliation` (against the
+probes); GPU model names come from :mod:`probes.gpu.names`. The commands ``import sacct`` and
+``reconcile`` are in :mod:`~probes.slurm.cli`. Names load on first use: importing the package (the
+CLI does, to mount its commands) pulls in neither pydantic nor SQLAlchemy.
 """
 
-from probes.gpus import gpu_model_name
-from probes.slurm.importer import RUN_PREFIX, ImportPlan, import_sacct, plan_import
-from probes.slurm.parse import SACCT_FORMAT, read_sacct
-from probes.slurm.reconcile import AGREEMENT, reconcile
-from probes.slurm.records import (
-    SacctExport,
-    SacctJob,
-    SacctRecord,
-    expand_hostlist,
-    gpus_by_model,
-    parse_alloc_tres,
-)
-from probes.slurm.schema import ImportedRun, ImportResult, Reconciliation, Skipped
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from probes.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from probes.slurm.importer import RUN_PREFIX, ImportPlan, import_sacct, plan_import
+    from probes.slurm.parse import SACCT_FORMAT, read_sacct
+    from probes.slurm.reconciliation import AGREEMENT, reconcile
+    from probes.slurm.records import (
+        SacctExport,
+        SacctJob,
+        SacctRecord,
+        expand_hostlist,
+        gpus_by_model,
+        parse_alloc_tres,
+    )
+    from probes.slurm.schema import ImportedRun, ImportResult, Reconciliation, Skipped
+
+_WHERE = {
+    "AGREEMENT": "reconciliation",
+    "reconcile": "reconciliation",
+    "RUN_PREFIX": "importer",
+    "ImportPlan": "importer",
+    "import_sacct": "importer",
+    "plan_import": "importer",
+    "SACCT_FORMAT": "parse",
+    "read_sacct": "parse",
+    "SacctExport": "records",
+    "SacctJob": "records",
+    "SacctRecord": "records",
+    "expand_hostlist": "records",
+    "gpus_by_model": "records",
+    "parse_alloc_tres": "records",
+    "ImportedRun": "schema",
+    "ImportResult": "schema",
+    "Reconciliation": "schema",
+    "Skipped": "schema",
+}
 
 __all__ = [
     "AGREEMENT",
@@ -63,7 +92,6 @@ __all__ = [
     "SacctRecord",
     "Skipped",
     "expand_hostlist",
-    "gpu_model_name",
     "gpus_by_model",
     "import_sacct",
     "parse_alloc_tres",
@@ -71,3 +99,5 @@ __all__ = [
     "read_sacct",
     "reconcile",
 ]
+
+__getattr__ = lazy_exports(__name__, _WHERE)

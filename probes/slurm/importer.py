@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from ledger.errors import InputError
 from ledger.schema import Category, Provenance, Run, Unit, Usage
-from probes.gpus import gpu_model_name
-from probes.imports import check_subject, subject_records
+from probes.gpu.names import gpu_model_name
 from probes.slurm.records import (
     _STATUS,
     _UNFINISHED,
@@ -22,6 +21,7 @@ from probes.slurm.records import (
     gpus_by_model,
 )
 from probes.slurm.schema import ImportedRun, ImportResult, Skipped
+from probes.subjects import check_subject, subject_records
 
 if TYPE_CHECKING:
     from ledger.store import Ledger

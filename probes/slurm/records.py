@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.errors import InputError
 from ledger.schema import RunStatus
-from probes.gpus import gpu_model_name
+from probes.gpu.names import gpu_model_name
 
 _STATUS = {
     "COMPLETED": RunStatus.SUCCEEDED,

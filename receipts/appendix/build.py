@@ -57,7 +57,7 @@ def case_for(ledger: Ledger, subject: str) -> Case:
 
 def fingerprint(ledger: Ledger, cards: Sequence[PriceCard], workdir: str | None) -> Fingerprint:
     """The ledger's head, the version, the cards used and the commit of ``workdir``."""
-    from probes.session import git_commit
+    from probes.run.session import git_commit
     from receipts import version
 
     seq, head = ledger.head()
@@ -99,7 +99,7 @@ def build_appendix(
     """
     from claims.cli import case_claims
     from claims.registry import load_registry
-    from probes.funnel import funnel_report
+    from ledger.funnel import funnel_report
 
     if case is None:
         if subject is None:

@@ -13,7 +13,7 @@ from ledger.schema import Run, Usage
 from receipts.appendix.schema import CostContrast, RunRow
 
 METERED_UNITS = frozenset({Unit.GPU_HOUR, Unit.GPU_HOUR_BUSY, Unit.KWH})
-"""Units a GPU meter records per device (see ``probes.session.device_usages``)."""
+"""Units a GPU meter records per device (see ``probes.run.session.device_usages``)."""
 
 
 def run_rows(

@@ -3,7 +3,7 @@ plots) reads. :func:`receipts.appendix.build.build_appendix` does all the arithm
 only format.
 
 It composes the results the other packages already define: the cost :class:`~ledger.report.Audit`,
-the :class:`~probes.funnel.FunnelReport`, the eval :class:`~probes.evals.schema.EvalSummary` and
+the :class:`~ledger.funnel.FunnelReport`, the eval :class:`~probes.evals.schema.EvalSummary` and
 the claims' :class:`~claims.report.ClaimVerdict`, and adds what only an appendix needs: one row a
 run, published scores with intervals, the methods and a fingerprint to check it against the ledger.
 """
@@ -15,10 +15,10 @@ from typing import Literal
 
 from claims.report import ClaimVerdict
 from ledger.enums import Category, Provenance, RunStatus, Unit
+from ledger.funnel import FunnelReport
 from ledger.report import Audit, Usd
 from ledger.schema import SCHEMA_VERSION, PriceCard, Record
 from probes.evals.schema import EvalSummary
-from probes.funnel import FunnelReport
 
 APPENDIX_SCHEMA_VERSION = 1
 """Format version of the appendix (``report.json``)."""

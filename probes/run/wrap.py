@@ -5,10 +5,10 @@ The run is written as ``running`` before the child starts and finalised after it
 126 not executable) or ``killed`` (ended by a signal: the wrapper exits with 128 + the signal,
 as shells do). SIGINT, SIGTERM and SIGHUP sent to the wrapper are forwarded to the child, which
 runs in its own process group so that a terminal's Ctrl-C reaches it once, through the wrapper
-(:mod:`probes.child`).
+(:mod:`probes.run.child`).
 
 Every write goes through the store (:class:`~ledger.store.Ledger`, via
-:class:`~probes.session.MeteredRun`): the ``running`` entry and its first heartbeat are durable
+:class:`~probes.run.session.MeteredRun`): the ``running`` entry and its first heartbeat are durable
 before the child starts.
 """
 
@@ -22,12 +22,12 @@ from collections.abc import Callable
 from ledger.errors import error_line
 from ledger.schema import RunStatus
 from ledger.store import Ledger
-from probes.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
-from probes.cluster import ClusterContext, from_environ
-from probes.meter import Clock, GpuMeter
-from probes.nvml import open_meter
-from probes.proctree import job_tree
-from probes.session import MeteredRun, RunSpec
+from probes.gpu.meter import Clock, GpuMeter
+from probes.gpu.nvml import open_meter
+from probes.run.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
+from probes.run.cluster import ClusterContext, from_environ
+from probes.run.proctree import job_tree
+from probes.run.session import MeteredRun, RunSpec
 
 
 def run_command(

@@ -1,6 +1,6 @@
 """The wrapped command as a child process: its own process group, SIGINT, SIGTERM and SIGHUP
 forwarded to it, and its return code mapped to a run status and a shell-style exit code
-(:mod:`probes.wrap`).
+(:mod:`probes.run.wrap`).
 
 The child is a :class:`subprocess.Popen` in its own process group (``process_group=0``), with
 Python's ignored signals back at their defaults and none of the wrapper's descriptors but 0, 1 and

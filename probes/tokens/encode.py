@@ -296,10 +296,10 @@ class ByteLevelBpeEncoder:
 def make_encoder(tokenizer: str = "qwen2.5") -> tuple[str, Encoder]:
     """The resource name (``qwen2.5``, or the directory's name) and the fastest exact encoder.
 
-    ``qwen2.5`` is built with ``tokenizers`` alone (:func:`probes.tokenizer.qwen25_backend`),
+    ``qwen2.5`` is built with ``tokenizers`` alone (:func:`probes.tokens.tokenizer.qwen25_backend`),
     without importing transformers.
     """
-    from probes.tokenizer import QWEN25, load_tokenizer, qwen25_backend
+    from probes.tokens.tokenizer import QWEN25, load_tokenizer, qwen25_backend
 
     backend: Tokenizer | None
     if tokenizer == QWEN25:

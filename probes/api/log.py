@@ -1,5 +1,5 @@
 """``receipts import api-log``: a JSONL log of API responses as one reported run, its tokens
-per model priced by dated cards (each line read by :func:`probes.api_usage.parse_response`).
+per model priced by dated cards (each line read by :func:`probes.api.usage.parse_response`).
 
 Idempotent: the run id derives from the file's SHA-256, so the same file imported again adds
 nothing; a log that grew since it was imported (its beginning is an imported file) adds only the
@@ -20,8 +20,10 @@ from ledger.audit import price_book
 from ledger.errors import InputError
 from ledger.schema import Category, Provenance, Run, RunStatus
 from ledger.store import Ledger
-from probes.api_usage import ApiCall, ModelTally, Tally, parse_response
-from probes.imports import RunCost, check_subject, costs_of_runs, id_part, subject_records
+from probes.api.response import ApiCall, parse_response
+from probes.api.usage import ModelTally, Tally
+from probes.ids import id_part
+from probes.subjects import RunCost, check_subject, costs_of_runs, subject_records
 
 IMPORTER = "api-log"
 """``detail.importer`` of the runs ``receipts import api-log`` writes."""

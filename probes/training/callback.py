@@ -8,8 +8,8 @@ Python API (``transformers.Trainer`` and TRL's ``SFTTrainer`` alike)::
         trainer.train()
 
 At train begin the callback writes a ``running`` run and starts a
-:class:`~probes.session.MeteredRun` (GPU time and energy through the meter, heartbeats); at train
-end it closes the run ``succeeded`` with:
+:class:`~probes.run.session.MeteredRun` (GPU time and energy through the meter, heartbeats); at
+train end it closes the run ``succeeded`` with:
 
 - ``tokens/<tokenizer or model>`` (``token``, ``measured``, detail ``role: training``): the
   non-padding input tokens the trainer counted, ``TrainerState.num_input_tokens_seen`` (the
@@ -26,7 +26,7 @@ A process that dies outright is closed later as ``interrupted`` at its last hear
 carries the token count up to the last optimizer step.
 
 Under torchrun (or ``accelerate launch``) one process per node meters that node's devices: the
-one with local rank 0 (:attr:`probes.cluster.ClusterContext.meters_node` and
+one with local rank 0 (:attr:`probes.run.cluster.ClusterContext.meters_node` and
 ``TrainerState.is_local_process_zero``). The token and FLOP counts are already summed over every
 process by the trainer, so only the global rank 0 records them: folding the nodes' runs by job id
 never counts them twice. Constructing the callback touches neither CUDA, NVML nor the ledger; the
@@ -47,11 +47,11 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from ledger.errors import LedgerError
 from ledger.schema import Category, Provenance, RunStatus, Unit, Usage
 from ledger.store import Ledger
-from probes.cluster import ClusterContext, from_environ
 from probes.errors import ProbeError
-from probes.meter import Clock, GpuMeter
-from probes.proctree import descendants
-from probes.session import MeteredRun, RunSpec
+from probes.gpu.meter import Clock, GpuMeter
+from probes.run.cluster import ClusterContext, from_environ
+from probes.run.proctree import descendants
+from probes.run.session import MeteredRun, RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ initialises."""
 
 def _open_meter(source: MeterSource) -> GpuMeter | None:
     if source is None:
-        from probes.nvml import open_meter  # imports pynvml lazily
+        from probes.gpu.nvml import open_meter  # imports pynvml lazily
 
         return open_meter()
     if callable(source):

@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from probes.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
-from probes.meter import Reading
-from probes.schema import GpuDevice
+from probes.gpu.errors import DeviceLost, MeterError, MeterUnavailable, NotSupported
+from probes.gpu.meter import Reading
+from probes.gpu.schema import GpuDevice
 
 T = TypeVar("T")
 

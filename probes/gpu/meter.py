@@ -3,7 +3,7 @@ what a window consumed.
 
 Energy comes from the difference of a device's cumulative energy counter between the window's
 start and end where the device has one (Volta and newer); otherwise from integrating sampled power
-(trapezoidal rule). Each :class:`~probes.schema.DeviceUsage` says which method produced it. Busy
+(trapezoidal rule). Each :class:`~probes.gpu.schema.DeviceUsage` says which method produced it. Busy
 GPU-seconds integrate NVML's utilisation (the share of time a kernel ran) over the samples, beside
 allocated GPU-seconds (the whole window), which is what a cloud bills.
 """
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from probes.errors import DeviceLost, MeterError, NotSupported
-from probes.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
+from probes.gpu.errors import DeviceLost, MeterError, NotSupported
+from probes.gpu.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
 
 
 @dataclass(frozen=True, slots=True)

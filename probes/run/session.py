@@ -25,16 +25,16 @@ from ledger.errors import NotFoundError
 from ledger.liveness import beat, finish
 from ledger.schema import Category, Run, RunStatus, Subject, Usage, utcnow
 from ledger.store import Ledger
-from probes.cluster import ClusterContext, from_environ, git_commit, new_run_id
-from probes.gpu_usage import device_usage_fields, window_usage_fields
-from probes.gpus import gpu_model_name
-from probes.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
-from probes.schema import DeviceUsage, GpuSample
+from probes.gpu.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
+from probes.gpu.names import gpu_model_name
+from probes.gpu.schema import DeviceUsage, GpuSample
+from probes.gpu.usage import device_usage_fields, window_usage_fields
+from probes.run.cluster import ClusterContext, from_environ, git_commit, new_run_id
 
 
 def gpu_model(name: str) -> str:
-    """``H100`` from ``NVIDIA H100 80GB HBM3``: :func:`probes.gpus.gpu_model_name`, the rule the
-    Slurm import uses too (an unknown name is upper-cased: ``NVIDIA-GEFORCE-RTX-4090``)."""
+    """``H100`` from ``NVIDIA H100 80GB HBM3``: :func:`probes.gpu.names.gpu_model_name`, the rule
+    the Slurm import uses too (an unknown name is upper-cased: ``NVIDIA-GEFORCE-RTX-4090``)."""
     return gpu_model_name(name)
 
 
@@ -45,7 +45,7 @@ def device_usages(
     samples: Sequence[GpuSample] = (),
 ) -> list[Usage]:
     """Allocated, busy and energy usages of each metered device
-    (:func:`probes.gpu_usage.device_usage_fields`); with ``samples``, each device's thinned power
+    (:func:`probes.gpu.usage.device_usage_fields`); with ``samples``, each device's thinned power
     and utilisation series in the detail of its allocated usage."""
     return [Usage(**fields) for fields in device_usage_fields(run_id, devices, note, samples)]
 

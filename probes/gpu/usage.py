@@ -1,5 +1,5 @@
 """The usages a GPU window yields, as the fields :class:`~ledger.schema.Usage` is built from (by
-:mod:`probes.session`, for its heartbeats and its final entry).
+:mod:`probes.run.session`, for its heartbeats and its final entry).
 
 Per metered device: allocated GPU-hours (``gpu_hour``, what a cloud bills), busy GPU-hours
 (``gpu_hour_busy``) and energy (``kwh``), all ``measured``, with the device, the energy method and
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ledger.enums import Provenance, Unit
-from probes.gpus import gpu_model_name
-from probes.schema import DeviceUsage, GpuSample
+from probes.gpu.names import gpu_model_name
+from probes.gpu.schema import DeviceUsage, GpuSample
 
 NOT_FINITE_NOTE = "not measured: the meter gave a reading that is not finite"
 """The note of a usage whose figure came out NaN or infinite."""

@@ -10,7 +10,7 @@ transformers, the *reference*: no BOS/EOS is added, and special-token strings in
 (``<|im_end|>``) are encoded as the ordinary text they are. Added tokens that are not special
 (Qwen2.5's ``<tool_call>``, ``<|fim_prefix|>``, ...) are single tokens, as the reference has them.
 
-Three modules: :mod:`probes.tokens_read` reads the files, :mod:`probes.tokens_encode` holds the
+Three modules: :mod:`probes.tokens.read` reads the files, :mod:`probes.tokens.encode` holds the
 encoders (the reference, and the exact fast path for Qwen2.5-style tokenizers), and this one
 counts, in one forked process per core where that pays, and computes the statistics. Their public
 names are re-exported here.
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InputError
-from probes.tokens_encode import (
+from probes.tokens.encode import (
     ASCII_SPLIT,
     CACHE_CHUNKS,
     QWEN_SPLIT,
@@ -41,7 +41,7 @@ from probes.tokens_encode import (
     make_encoder,
     unmark,
 )
-from probes.tokens_read import (
+from probes.tokens.read import (
     BATCH_BYTES,
     BATCH_RECORDS,
     Batch,
@@ -364,7 +364,7 @@ def _count_and_record(
     progress: Progress | None,
 ) -> CountResult:
     from ledger.store import Ledger
-    from probes.session import metered_run
+    from probes.run.session import metered_run
 
     start = time.perf_counter()
     with (

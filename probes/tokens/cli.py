@@ -1,6 +1,6 @@
-"""Command ``receipts tokens count``. Thin: build inputs, call :func:`probes.tokens.count_tokens`,
-render. Errors are :class:`~ledger.errors.InputError`, turned into one stderr line and exit code 2
-by :class:`~ledger.cli.ErrorHandlingGroup`.
+"""Command ``receipts tokens count``. Thin: build inputs, call
+:func:`probes.tokens.count.count_tokens`, render. Errors are :class:`~ledger.errors.InputError`,
+turned into one stderr line and exit code 2 by :class:`~ledger.cli.ErrorHandlingGroup`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.table import Table
 
-    from probes.tokens import CountResult
+    from probes.tokens.count import CountResult
 
 # tokenizers, numpy, pyarrow and the ledger's models are imported inside the command.
 
@@ -78,7 +78,7 @@ def count(
     Counts are exact: those of the tokenizer with no BOS/EOS added and special-token strings
     in the data read as plain text. Every file is checked before anything is recorded.
     """
-    from probes.tokens import RecordTo, count_tokens
+    from probes.tokens.count import RecordTo, count_tokens
 
     target = None
     if record:

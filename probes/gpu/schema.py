@@ -2,7 +2,7 @@
 
 Small frozen dataclasses, not pydantic records: only the meters make them (every sampling interval,
 per device), and nothing reads them from outside. What is stored is a
-:class:`~ledger.schema.Usage`, built by one rule (:mod:`probes.gpu_usage`).
+:class:`~ledger.schema.Usage`, built by one rule (:mod:`probes.gpu.usage`).
 """
 
 from __future__ import annotations

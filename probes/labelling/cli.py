@@ -1,12 +1,11 @@
-"""Commands ``receipts import api-log``, ``receipts import label-studio`` and ``receipts label
-start|stop``. Thin: build inputs, call :mod:`probes.api_log` or :mod:`probes.labelling`, render.
-Errors are :class:`~ledger.errors.LedgerError` subclasses, turned into one stderr line and exit
-code 2 by :class:`~ledger.cli.ErrorHandlingGroup`.
+"""Commands ``receipts import label-studio`` and ``receipts label start|stop``. Thin: build inputs,
+call :mod:`probes.labelling.label_studio` or :mod:`probes.labelling.timer`, render. Errors are
+:class:`~ledger.errors.LedgerError` subclasses, turned into one stderr line and exit code 2 by
+:class:`~ledger.cli.ErrorHandlingGroup`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,64 +13,15 @@ import typer
 
 from ledger.cli import ErrorHandlingGroup, JsonOpt, LedgerOpt, console
 from ledger.enums import Category
+from probes.importer_cli import CategoryOpt, CreateOpt, SubjectOpt, cost_line
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from probes.api_log import ApiLogImport
-    from probes.imports import RunCost
-    from probes.labelling import LabelStudioImport, StoppedTimer
+    from probes.labelling.schema import LabelStudioImport, StoppedTimer
 
 # Heavy imports (pydantic models, SQLAlchemy) happen inside the commands: `receipts --help` stays
 # fast.
-
-SubjectOpt = Annotated[str, typer.Option("--subject", help="Subject the usage belongs to.")]
-CategoryOpt = Annotated[Category, typer.Option("--category", help="Cost category of the runs.")]
-CreateOpt = Annotated[
-    bool, typer.Option("--create-subject", help="Create a bare subject (id and name) if missing.")
-]
-
-
-def import_api_log(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="JSONL, one API response a line: an OpenAI chat completion or Responses API "
-            'response, an Anthropic message or a Gemini response, as JSON, or {"response": ..., '
-            '"model": ...}.',
-            show_default=False,
-        ),
-    ],
-    subject: SubjectOpt,
-    stage: Annotated[str, typer.Option("--stage", help="Pipeline stage, e.g. traces.")] = "api",
-    category: CategoryOpt = Category.DATA,
-    create_subject: CreateOpt = False,
-    ledger: LedgerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Import logged LLM-API usage: one reported run per file, tokens per model, priced by cards.
-
-    Uncached and cached input, cache writes, output and thinking tokens are counted apart, each
-    once. A model without a card, or a response without usage, is recorded and listed as unpriced
-    by `receipts report`, never as 0. The whole file is checked before anything is written;
-    importing it again adds nothing, and a log that grew adds only its new lines.
-    """
-    from ledger.store import Ledger
-    from probes.api_log import import_api_log as run_import
-
-    with Ledger(ledger) as store:
-        result = run_import(
-            store,
-            file,
-            subject=subject,
-            stage=stage,
-            category=category,
-            create_subject=create_subject,
-        )
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-    else:
-        render_api_log(console(), result, subject)
 
 
 def import_label_studio(
@@ -93,8 +43,8 @@ def import_label_studio(
     labour/annotator cards. The whole file is checked first; importing it again adds nothing.
     """
     from ledger.store import Ledger
-    from probes.labelling import import_label_studio as run_import
-    from probes.labelling import read_label_studio
+    from probes.labelling.label_studio import import_label_studio as run_import
+    from probes.labelling.label_studio import read_label_studio
 
     export = read_label_studio(file)
     with Ledger(ledger) as store:
@@ -130,7 +80,7 @@ def label_start(
 ) -> None:
     """Start a labelling timer (a running run in the ledger); a missing subject is created."""
     from ledger.store import Ledger
-    from probes.labelling import start_timer
+    from probes.labelling.timer import start_timer
 
     with Ledger(ledger) as store:
         run = start_timer(store, subject=subject, task=task, annotator=annotator, category=category)
@@ -158,7 +108,7 @@ def label_stop(
 ) -> None:
     """Stop the open labelling timer and record its person-hours (UTC start to stop)."""
     from ledger.store import Ledger
-    from probes.labelling import stop_timer
+    from probes.labelling.timer import stop_timer
 
     with Ledger(ledger) as store:
         result = stop_timer(store, subject=subject, annotator=annotator, task=task)
@@ -166,71 +116,6 @@ def label_stop(
         typer.echo(result.model_dump_json(indent=2))
     else:
         render_stopped(console(), result)
-
-
-def _usd(value: Decimal) -> str:
-    from ledger.render import usd
-
-    return f"${value:,.4f}" if 0 < value < Decimal("0.1") else usd(value)
-
-
-def _cost(cost: RunCost) -> str:
-    low, high = _usd(cost.cost_usd_low), _usd(cost.cost_usd_high)
-    text = low if low == high else f"{low}–{high}"
-    if cost.unpriced:
-        text += f" ({cost.unpriced} unpriced usages: missing, not $0)"
-    return text
-
-
-def render_api_log(out: Console, result: ApiLogImport, subject: str) -> None:
-    """The imported calls per model as a table, then the run's cost and the record counts."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    if result.already_imported:
-        out.print(
-            f"{escape(result.file)}: already imported as run "
-            f"{escape(result.already_imported)}: nothing added"
-        )
-        return
-    if result.run is None:
-        out.print(f"{escape(result.file)}: no new lines since run {escape(result.continues or '')}")
-        return
-    lines = f"lines {result.first_line}-{result.last_line}"
-    if result.continues:
-        lines += f", after run {escape(result.continues)}"
-    table = Table(title=f"{escape(result.file)} ({lines})", title_justify="left")
-    for name in ("Resource", "Card", "Calls", "Input", "Cached", "Cache write", "Output",
-                 "Thinking"):  # fmt: skip
-        table.add_column(name, justify="left" if name in ("Resource", "Card") else "right")
-    for m in result.models:
-        write = m.cache_write_tokens + m.cache_write_1h_tokens
-        calls = f"{m.calls:,}"
-        if m.calls_without_usage:
-            calls += f" ({m.calls_without_usage:,} without usage)"
-        table.add_row(
-            escape(m.resource),
-            m.price_match,
-            calls,
-            f"{m.input_tokens:,}",
-            f"{m.cached_input_tokens:,}",
-            f"{write:,}",
-            f"{m.output_tokens:,}",
-            f"{m.thinking_tokens:,}",
-        )
-    out.print(table)
-    if result.cost is not None:
-        out.print(f"run {escape(result.run)}: {_cost(result.cost)}")
-    for m in result.models:
-        if m.unaccounted_tokens:
-            out.print(
-                f"{escape(m.resource)}: the responses' totals exceed the counted parts by "
-                f"{m.unaccounted_tokens:,} tokens, which are not priced"
-            )
-    out.print(
-        f"{result.appended} new, {result.superseded} corrected, {result.unchanged} unchanged "
-        f"records; costs by run: receipts report --subject {escape(subject)} --by run"
-    )
 
 
 def render_label_studio(out: Console, result: LabelStudioImport) -> None:
@@ -253,7 +138,7 @@ def render_label_studio(out: Console, result: LabelStudioImport) -> None:
         )
     out.print(table)
     for cost in result.costs:
-        out.print(f"run {escape(cost.run)}: {_cost(cost)}")
+        out.print(f"run {escape(cost.run)}: {cost_line(cost)}")
     out.print(
         f"{result.tasks} tasks: {result.submitted} annotations submitted "
         f"({result.submitted_s:,.1f} s), {result.skipped} skipped ({result.skipped_s:,.1f} s, "
@@ -275,12 +160,11 @@ def render_stopped(out: Console, result: StoppedTimer) -> None:
     out.print(
         f"stopped {escape(result.run.id)}: {hours:,.3f} person-hours "
         f"({result.run.wall_time_s or 0:,.0f} s) by {escape(str(detail.get('annotator')))}, "
-        f"task {escape(str(detail.get('task')))}: {_cost(result.cost)}"
+        f"task {escape(str(detail.get('task')))}: {cost_line(result.cost)}"
     )
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
-    """Mount ``import api-log``, ``import label-studio`` and ``label start|stop``."""
-    import_app.command("api-log")(import_api_log)
+    """Mount ``import label-studio`` and ``label start|stop``."""
     import_app.command("label-studio")(import_label_studio)
     app.add_typer(label_app, name="label")

@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable, Sequence
 
 from ledger.errors import InputError
-from probes.errors import DeviceLost, NotSupported
-from probes.meter import Clock, Reading
-from probes.schema import GpuDevice
+from probes.gpu.errors import DeviceLost, NotSupported
+from probes.gpu.meter import Clock, Reading
+from probes.gpu.schema import GpuDevice
 
 
 class FakeClock:

@@ -1,5 +1,5 @@
 """Command ``receipts funnel``: a subject's curation funnels with the cost of each step. Thin:
-read options, call :func:`probes.funnel.funnel_report`, render. Only formatting here.
+read options, call :func:`ledger.funnel.funnel_report`, render. Only formatting here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from ledger.enums import Provenance
-    from probes.funnel import FunnelComparison, FunnelReport, FunnelSummary
+    from ledger.funnel import FunnelComparison, FunnelReport, FunnelSummary
 
 # SQLAlchemy, pydantic and rich are imported inside the command: `receipts --help` stays fast.
 
@@ -40,8 +40,8 @@ def funnel(
 
     Reads the ledger only: load a case first (`receipts audit s1` for s1-32B).
     """
+    from ledger.funnel import funnel_report
     from ledger.store import Ledger
-    from probes.funnel import funnel_report
 
     with Ledger(ledger) as store:
         result = funnel_report(store, subject, funnel=name, reference=reference)

@@ -1,11 +1,10 @@
-"""What the importers share (``receipts import api-log``, ``label-studio``, ``sacct`` and the
-labelling timer): the subject check, the subject records to write, ids made from free text, and
-the cost of the runs written, as the ledger's own report computes it.
+"""The subject an import writes to, and what its runs cost: shared by ``receipts import api-log``,
+``label-studio``, ``sacct`` and the labelling timer. The subject check, the subject records to
+write before the runs, and the cost of the runs written, as the ledger's own report computes it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -18,14 +17,6 @@ from ledger.schema import Id, Subject
 
 if TYPE_CHECKING:
     from ledger.store import Ledger
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+-]+")
-
-
-def id_part(text: str, fallback: str = "unnamed") -> str:
-    """``text`` with every run of characters a ledger id does not allow replaced by ``-`` (and
-    none at either end); ``fallback`` where nothing is left."""
-    return _UNSAFE.sub("-", text).strip("-") or fallback
 
 
 def check_subject(subject: str) -> None:
