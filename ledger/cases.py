@@ -23,7 +23,7 @@ from pydantic import Discriminator, Tag, model_validator
 
 from ledger.errors import InputError, NotFoundError
 from ledger.estimators import ESTIMATORS
-from ledger.files import check_version, load_structured, validate
+from ledger.files import Locator, check_version, load_structured, validate
 from ledger.schema import (
     ABOUT_TOLERANCE,
     SCHEMA_VERSION,
@@ -204,6 +204,7 @@ def _read(path: Path, bases: dict[str, Case] | None = None) -> Case:
     data, locate = load_structured(path)
     check_version(data, path, SCHEMA_VERSION)
     spec = validate(CaseFile, data, path, locate)
+    _check_unique(spec, path, locate)
     usages = []
     for index, item in enumerate(spec.usages):
         if isinstance(item, EstimateSpec):
@@ -216,6 +217,25 @@ def _read(path: Path, bases: dict[str, Case] | None = None) -> Case:
     case = _with_bases(case, path, bundled_bases() if bases is None else bases)
     _check_references(case, path)
     return case
+
+
+_LISTS = ("sources", "subjects", "runs", "usages", "scopes", "headline_figures", "funnel_steps")
+
+
+def _check_unique(spec: CaseFile, path: Path, locate: Locator) -> None:
+    """Refuse an id given twice in one list of a case file: the later record would silently
+    supersede the earlier one."""
+    for part in _LISTS:
+        seen: dict[str, int] = {}
+        for index, record in enumerate(getattr(spec, part)):
+            name = "tag" if part == "sources" else "id"
+            key = getattr(record, name)
+            if key in seen:
+                raise InputError(
+                    f"{path}: {locate((part, index, name))}field {part}[{index}].{name}: "
+                    f"{key!r} is also {part}[{seen[key]}]'s {name}; ids must be unique"
+                )
+            seen[key] = index
 
 
 def _with_bases(case: Case, path: Path, bases: dict[str, Case]) -> Case:

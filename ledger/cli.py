@@ -10,7 +10,7 @@ import sys
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -34,16 +34,43 @@ LedgerOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
+# click's usage error, whichever click typer uses (its own copy since typer 0.20, click before).
+UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
 
 class ErrorHandlingGroup(TyperGroup):
-    """Turns a :class:`LedgerError` (or a subclass from another package) into one stderr line."""
+    """Turns a :class:`LedgerError` (or a subclass from another package) and a usage error (a bad
+    or missing option or argument, an unknown command) into one stderr line and exit code 2,
+    in place of click's usage box."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            _exit_with(exc)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except LedgerError as exc:
-            typer.echo(error_line(exc), err=True)
-            raise typer.Exit(2) from None
+        except (LedgerError, UsageError) as exc:
+            _exit_with(exc)
+
+
+def _exit_with(exc: Exception) -> NoReturn:
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        raise exc  # no arguments at all: click prints the help
+    if isinstance(exc, UsageError):
+        message = exc.format_message().replace("Value error, ", "")  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None and ctx.parent is not None:  # name the subcommand
+            command = ctx.command_path.partition(" ")[2]
+            message = f"{command}: {message} (see '{ctx.command_path} --help')"
+        typer.echo(error_line(message), err=True)
+    else:
+        typer.echo(error_line(exc), err=True)
+    raise typer.Exit(2) from None
 
 
 class By(StrEnum):
@@ -55,10 +82,12 @@ class By(StrEnum):
 
 
 def console() -> Console:
-    """Standard output, wide enough for the tables when piped."""
-    from rich.console import Console
+    """Standard output, wide enough for the tables when piped, that drops control characters
+    (:class:`~ledger.render.SafeConsole`): a value from an input file cannot reach the terminal
+    as an escape sequence."""
+    from ledger.render import SafeConsole
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return SafeConsole(width=None if sys.stdout.isatty() else 160)
 
 
 def print_json(data: Any) -> None:
@@ -81,9 +110,9 @@ def report(
     """Costs of one subject and its ancestors, as ranges over the price cards."""
     from ledger.audit import build_report
     from ledger.render import render_report
-    from ledger.store import Ledger
+    from ledger.store import open_for_reading
 
-    with Ledger(ledger) as store:
+    with open_for_reading(ledger) as store:  # reaps where it can write; read-only media work
         result = build_report(store, subject, by.value)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
@@ -100,15 +129,24 @@ def verify(
             "that entry unchanged.",
         ),
     ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="A witness file to check the chain against, instead of the one kept for this "
+            "ledger's location (a copy of the ledger checked elsewhere).",
+        ),
+    ] = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute the hash chain: exit 0 when intact, 1 naming the first bad entry."""
+    """Recompute the hash chain and hold it against the ledger's latest signed checkpoint: exit 0
+    when intact, 1 naming the first bad entry. Opens the ledger read-only."""
     from ledger.render import render_verify
     from ledger.store import Ledger
 
-    with Ledger(ledger, reap=False) as store:
-        result = store.verify(head)
+    with Ledger(ledger, reap=False, read_only=True) as store:
+        result = store.verify(head, anchor)
     if as_json:
         print_json(result.__dict__)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ledger.printable import printable
+
 
 class LedgerError(Exception):
     """Base of every error the ledger raises on purpose. The message says what to do."""
@@ -20,5 +22,6 @@ class NotFoundError(LedgerError):
 
 
 def error_line(message: object) -> str:
-    """The one stderr line every command prints for an error it expected."""
-    return f"receipts: error: {message}"
+    """The one stderr line every command prints for an error it expected: on one line, without
+    the control characters a value from an input file may carry (:mod:`ledger.printable`)."""
+    return f"receipts: error: {printable(str(message), one_line=True)}"

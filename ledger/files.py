@@ -22,9 +22,12 @@ Locator = Callable[[tuple[int | str, ...]], str]
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or an :class:`InputError` saying why it cannot be read."""
+    """The file's text, or an :class:`InputError` saying why it cannot be read.
+
+    A UTF-8 byte-order mark at the start (spreadsheet programs write one) is dropped.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -33,12 +36,68 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+MAX_DEPTH = 100
+"""The deepest nesting of mappings and lists an input file may have. Real files nest fewer than
+ten levels; a deeper one is refused before a parser or a validator runs out of stack."""
+
+
+def too_deep(where: str) -> InputError:
+    """The error for a file nested deeper than :data:`MAX_DEPTH`."""
+    return InputError(f"{where}: nested more than {MAX_DEPTH} levels deep (mappings and lists)")
+
+
+def check_depth(data: Any, where: str) -> None:
+    """Refuse ``data`` nested deeper than :data:`MAX_DEPTH`, or containing itself (a YAML alias
+    to an enclosing node). Iterative, and each shared node (a YAML alias) is measured once."""
+    height: dict[int, int] = {}
+    stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, level, done = stack.pop()
+        children = [c for c in _children(node) if isinstance(c, dict | list)]
+        if done:
+            open_nodes.discard(id(node))
+            height[id(node)] = 1 + max((height[id(c)] for c in children), default=0)
+        elif id(node) in height:
+            if level - 1 + height[id(node)] > MAX_DEPTH:
+                raise too_deep(where)
+        elif id(node) in open_nodes:
+            raise InputError(f"{where}: a mapping or list contains itself (a recursive alias)")
+        elif level > MAX_DEPTH:
+            raise too_deep(where)
+        else:
+            open_nodes.add(id(node))
+            stack.append((node, level, True))
+            stack.extend((c, level + 1, False) for c in children)
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [*node.keys(), *node.values()]
+    return list(node) if isinstance(node, list) else []
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``json.loads(text)``, refusing a value nested too deeply (:func:`check_depth`); a
+    :class:`json.JSONDecodeError` is left for the caller to report with its position."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise too_deep(where) from None
+    check_depth(data, where)
+    return data
+
+
 def load_structured(path: Path) -> tuple[Any, Locator]:
-    """Parse a YAML or JSON file; also return a function that maps a field path to its position."""
+    """Parse a YAML or JSON file; also return a function that maps a field path to its position.
+
+    Raises:
+        InputError: the file is malformed, or nested deeper than :data:`MAX_DEPTH`.
+    """
     text = read_text(path)
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text), lambda _loc: ""
+            return parse_json(text, str(path)), lambda _loc: ""
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})"
@@ -51,6 +110,9 @@ def load_structured(path: Path) -> tuple[Any, Locator]:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{path}: {where}malformed YAML ({problem})") from None
+    except RecursionError:
+        raise too_deep(str(path)) from None
+    check_depth(data, str(path))
     return data, lambda loc: _position(node, loc)
 
 
@@ -127,10 +189,24 @@ def check_version(data: Any, path: Path, supported: int) -> None:
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header, blank cells dropped."""
+    """Rows of a CSV file with a header, blank cells dropped.
+
+    Raises:
+        InputError: the file is not CSV, or a row has more cells than the header (file and line
+            named): its extra cells would be lost.
+    """
     text = read_text(path)
+    reader = csv.DictReader(text.splitlines())
+    rows = []
     try:
-        rows = list(csv.DictReader(text.splitlines()))
+        for row in reader:
+            if None in row:  # DictReader files the cells past the header under None
+                width = len(reader.fieldnames or ())
+                raise InputError(
+                    f"{path}: line {reader.line_num}: {width + len(row[None])} cells where the "
+                    f"header has {width}"
+                )
+            rows.append(row)
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV ({exc})") from None
     if not rows:

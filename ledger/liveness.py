@@ -146,7 +146,8 @@ def reap(ledger: RunLedger, now: datetime | None = None) -> list[Run]:
             {
                 **run.model_dump(),
                 "status": RunStatus.INTERRUPTED,
-                "ended_at": ended,
+                # A wall clock set back while the run ran must not end it before it started.
+                "ended_at": max(ended, run.started_at) if run.started_at else ended,
                 "wall_time_s": wall,
                 "note": "wrapper died; closed at its last heartbeat with the usage metered so far",
             }

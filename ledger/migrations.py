@@ -232,3 +232,20 @@ def migrate(engine: Engine) -> None:
 def applied(conn: Connection) -> list[str]:
     """Names of the applied migrations, in order."""
     return list(conn.execute(text(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")).scalars())
+
+
+def pending(engine: Engine) -> list[str]:
+    """Names of the migrations the database lacks (all of them where it has none), read
+    without writing anything."""
+    with engine.connect() as conn:
+        exists = conn.execute(
+            text(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :t"
+                if conn.dialect.name == "sqlite"
+                else "SELECT 1 FROM information_schema.tables WHERE table_name = :t "
+                "AND table_schema = current_schema()"
+            ),
+            {"t": MIGRATIONS_TABLE},
+        ).first()
+        done = set(applied(conn)) if exists else set()
+    return [m.__name__ for m in MIGRATIONS if m.__name__ not in done]

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
 
+from ledger.printable import has_controls, printable
 from ledger.report import Audit, CostGroup, CostReport, ScopeCost, Unpriced
 from ledger.schema import Provenance
 from ledger.verify import VerifyResult
+
+
+class SafeConsole(Console):
+    """A rich console that drops the control characters of every piece of text it renders
+    (:func:`ledger.printable.printable`), so text from an input file cannot send a terminal
+    escape sequence. Its own styles and cursor moves are added after this and are kept."""
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterator[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and has_controls(segment.text):
+                yield Segment(printable(segment.text), segment.style)
+            else:
+                yield segment
+
 
 MARKERS = {
     Provenance.MEASURED: "M",
@@ -131,7 +150,7 @@ def _unpriced_table(items: Sequence[Unpriced]) -> Table:
 
 def render_audit(console: Console, audit: Audit) -> None:
     """The s1-style audit: categories, scopes, published figures, gaps."""
-    console.print(f"[bold]{audit.title}[/bold]")
+    console.print(f"[bold]{escape(audit.title)}[/bold]")
     console.print(f"Subject {audit.subject}; lineage {' <- '.join(audit.lineage)}")
     console.print(_groups_table("Cost by category", "category", audit.categories))
     console.print(_scopes_table(audit.scopes))
@@ -173,7 +192,7 @@ def render_audit(console: Console, audit: Audit) -> None:
 
 def render_report(console: Console, report: CostReport) -> None:
     """A cost report grouped by category, stage or run."""
-    console.print(f"[bold]{report.subject}[/bold] (lineage {' <- '.join(report.lineage)})")
+    console.print(f"[bold]{escape(report.subject)}[/bold] (lineage {' <- '.join(report.lineage)})")
     console.print(_groups_table(f"Cost by {report.by}", report.by, report.groups))
     if report.scopes:
         console.print(_scopes_table(report.scopes))
@@ -205,6 +224,17 @@ def render_verify(console: Console, result: VerifyResult) -> None:
     """One line: intact with its head, or the first bad entry."""
     if result.ok:
         console.print(f"ok: {result.entries} entries intact; head {result.head_hash}")
+        if result.anchor is None:
+            console.print(
+                "not anchored: no witness for this ledger, so a recomputed chain, a cut tail "
+                "or an older copy would pass"
+            )
+        elif result.anchor_seq is not None:
+            console.print(
+                f"ok: entry {result.anchor_seq} matches its signed checkpoint of "
+                f"{result.anchor_at} in {result.anchor}",
+                soft_wrap=True,
+            )
         if result.expected_head is not None:
             console.print(
                 f"ok: the fingerprint {result.expected_head[:16]}… is entry "
@@ -214,4 +244,4 @@ def render_verify(console: Console, result: VerifyResult) -> None:
         where = f"entry {result.first_bad_seq}" if result.first_bad_seq else "ledger"
         if result.first_bad_entry:
             where += f" ({result.first_bad_entry})"
-        console.print(f"BROKEN at {where}: {result.reason}")
+        console.print(f"BROKEN at {where}: {result.reason}", soft_wrap=True)

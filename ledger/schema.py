@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ledger.bounds import check_not_future, check_quantity, check_seconds
 from ledger.canonical import is_valid_id
 from ledger.enums import Category, Provenance, RunStatus, Term, Tier, Unit
 
@@ -69,9 +70,16 @@ def _money(value: Decimal) -> Decimal:
     return value
 
 
+def _seconds(value: float | None) -> float | None:
+    check_seconds(value)
+    return value
+
+
 Id = Annotated[str, AfterValidator(_check_id)]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 Quantity = Annotated[float, AfterValidator(_finite_non_negative)]
+Seconds = Annotated[float, AfterValidator(_finite_non_negative), AfterValidator(_seconds)]
+"""A duration in seconds: finite, non-negative, at most ``ledger.bounds.MAX_SECONDS``."""
 Money = Annotated[Decimal, AfterValidator(_money)]
 
 
@@ -130,7 +138,7 @@ class Run(Record):
     """When the run started (UTC); ``None`` where unknown."""
     ended_at: UtcDatetime | None = None
     """When the run ended (UTC); ``None`` while running or where unknown."""
-    wall_time_s: Quantity | None = None
+    wall_time_s: Seconds | None = None
     """Wall-clock duration in seconds from a monotonic clock, or as reported."""
     host: str | None = None
     """Host name the run executed on."""
@@ -152,6 +160,17 @@ class Run(Record):
     """Anything a reader must know about the run."""
     detail: dict[str, Any] | None = None
     """Stage-specific metadata: model and backend of an eval, generation settings, importer."""
+
+    @model_validator(mode="after")
+    def _check_times(self) -> Run:
+        check_not_future(self.started_at, "started_at")
+        check_not_future(self.ended_at, "ended_at")
+        if self.started_at and self.ended_at and self.ended_at < self.started_at:
+            raise ValueError(
+                f"ended_at {self.ended_at.isoformat()} is before started_at "
+                f"{self.started_at.isoformat()}"
+            )
+        return self
 
 
 class Estimate(Record):
@@ -204,6 +223,8 @@ class Usage(Record):
                 self.quantity_low is None or self.quantity_high is None
             ):
                 raise ValueError("an estimated usage needs quantity_low and quantity_high")
+        for name in ("quantity", "quantity_low", "quantity_high"):
+            check_quantity(self.unit, getattr(self, name), name)
         low, high = self.low, self.high
         if self.quantity is None:
             if self.quantity_low is not None or self.quantity_high is not None:
@@ -259,6 +280,7 @@ class PriceCard(Record):
     def _check_currency(self) -> PriceCard:
         if self.currency != "USD":
             raise ValueError(f"unknown currency {self.currency!r}: only USD is supported")
+        check_not_future(self.date, "date")
         return self
 
     @property
@@ -309,7 +331,7 @@ class FunnelStep(Record):
     """Measured (executed here) or reported (a paper or notebook says so)."""
     citation: str | None = None
     """Where reported counts come from."""
-    wall_time_s: Quantity | None = None
+    wall_time_s: Seconds | None = None
     """Wall time of the step, where measured."""
     note: str | None = None
     """What a reader must know about the step."""
@@ -350,7 +372,7 @@ class EvalItem(Record):
     """Times the end of thinking was suppressed and "Wait" appended."""
     forced_end: bool | None = None
     """Whether the thinking budget ran out and thinking was ended by force."""
-    latency_s: Quantity | None = None
+    latency_s: Seconds | None = None
     """Seconds from request to final token."""
     trace: str | None = None
     """The full text the answer was conditioned on, where kept."""

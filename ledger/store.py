@@ -2,8 +2,11 @@
 
 Every entry stores the SHA-256 of the previous entry together with its own content, and a
 one-row head table holds the last hash, so :meth:`Ledger.verify` finds an edited, inserted or
-deleted row. Entries are never updated: a correction is a new entry that *supersedes* an old one,
-and every read sees only entries nobody superseded (the *current view*).
+deleted row that nobody covered by recomputing the chain; every write transaction also signs a
+checkpoint of the head into a witness file outside the database (:mod:`ledger.anchor`), against
+which a recomputed, rolled-back or older ledger fails too. Entries are never updated: a
+correction is a new entry that *supersedes* an old one, and every read sees only entries nobody
+superseded (the *current view*).
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger import formats, liveness, tables
+from ledger import anchor, formats, liveness, tables
+from ledger.bounds import MAX_QUANTITY
 from ledger.chain import (
     COLUMNS,
     CURRENT,
@@ -31,9 +36,9 @@ from ledger.chain import (
     row_to_record,
     row_values,
 )
-from ledger.engine import create_ledger_engine, db_message, resolve_url
+from ledger.engine import create_ledger_engine, db_message, resolve_url, safe_url
 from ledger.errors import InputError, NotFoundError, StoreError
-from ledger.migrations import applied, migrate
+from ledger.migrations import applied, migrate, pending
 from ledger.schema import (
     Category,
     EvalItem,
@@ -93,20 +98,35 @@ class UsageTotal:
 class Ledger:
     """An open ledger. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, url: str | None = None, *, reap: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, reap: bool = True, read_only: bool = False
+    ) -> None:
         """Open (creating and migrating where needed) the ledger at ``url``.
 
         With ``reap`` (the default), runs whose wrapper died are closed as ``interrupted`` first
-        (see :mod:`ledger.liveness`).
+        (see :mod:`ledger.liveness`). With ``read_only``, for commands that only read, a SQLite
+        file is opened with ``mode=ro`` (it must exist; read-only media work), nothing is
+        reaped, and :meth:`transaction` is refused; a ledger that still needs a migration is
+        migrated first through a writable connection, as any command would.
         """
         self.url = resolve_url(url)
-        self._engine = create_ledger_engine(self.url)
+        self.read_only = read_only
+        self._engine = create_ledger_engine(self.url, read_only=read_only)
+        self._anchor = anchor.Anchor(self.url)
+        self._ledger_id: str | None = None
         try:
-            migrate(self._engine)
+            if not read_only:
+                migrate(self._engine)
+            elif pending(self._engine):
+                writable = create_ledger_engine(self.url)
+                try:
+                    migrate(writable)
+                finally:
+                    writable.dispose()
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise StoreError(db_message(self.url, exc)) from None
-        if reap:
+        if reap and not read_only:
             liveness.reap(self)
 
     def __enter__(self) -> Ledger:
@@ -134,9 +154,26 @@ class Ledger:
         """A write transaction holding the append lock; database errors raise ``StoreError``.
 
         Writes to ``entries`` must go through :mod:`ledger.tables` so that the chain, the head
-        and the usage totals stay in step.
+        and the usage totals stay in step. A transaction that moved the head is followed, after
+        its commit, by one signed checkpoint in the ledger's witness file (:mod:`ledger.anchor`).
+
+        Raises:
+            StoreError: the ledger was opened read-only.
         """
-        return tables.write_transaction(self._engine, self.url)
+        if self.read_only:
+            raise StoreError(f"ledger {safe_url(self.url)} was opened read-only")
+        return self._checkpointed()
+
+    @contextmanager
+    def _checkpointed(self) -> Iterator[Connection]:
+        with tables.write_transaction(self._engine, self.url) as conn:
+            before = tables.head(conn)
+            yield conn
+            after = tables.head(conn)
+            if after != before and self._ledger_id is None:
+                self._ledger_id = tables.ledger_id(conn)
+        if after != before and self._ledger_id is not None:
+            self._anchor.checkpoint(self._ledger_id, *after)
 
     def applied_migrations(self) -> list[str]:
         """Names of the applied migrations, in order."""
@@ -158,9 +195,15 @@ class Ledger:
         with self.transaction() as conn:
             seq, prev = tables.head(conn)
             runs: dict[str, Run] = {}
+            given: dict[tuple[str, str], Record] = {}
             for record in records:
                 kind = KINDS[type(record)]
                 record_id = record_id_of(record)
+                if given.setdefault((kind, record_id), record) != record:
+                    raise InputError(
+                        f"{kind} {record_id!r} is given twice with different content: "
+                        "ids must be unique"
+                    )
                 current = tables.current_entry(conn, kind, record_id)
                 if current is not None and row_to_record(current) == record:
                     unchanged += 1
@@ -175,6 +218,8 @@ class Ledger:
                 seq += 1
                 supersedes = None if current is None else int(current["seq"])
                 values = row_values(record, kind, run, supersedes)
+                if current is not None:
+                    _check_correction(current, values)
                 prev = tables.append(conn, seq, prev, [values])
                 if current is not None and current["kind"] == "usage":
                     tables.roll(conn, rollup_key(current), current, sign=-1)
@@ -225,6 +270,11 @@ class Ledger:
                 raise InputError(
                     f"usage quantity #{index} for run {run!r}: {quantity!r} is negative, NaN or "
                     "infinite"
+                )
+            if quantity > MAX_QUANTITY[template.unit]:
+                raise InputError(
+                    f"usage quantity #{index} for run {run!r}: {quantity:g} {template.unit.value} "
+                    f"is above the plausible bound of {MAX_QUANTITY[template.unit]:g} per usage"
                 )
         body = json.dumps({"citation": citation}, sort_keys=True) if citation else None
         with self.transaction() as conn:
@@ -414,13 +464,69 @@ class Ledger:
         with self.connect() as conn:
             return tables.head(conn)
 
-    def verify(self, head: str | None = None) -> VerifyResult:
-        """Recompute the hash chain from the first entry to the head (see :mod:`ledger.verify`).
+    def verify(self, head: str | None = None, witness: Path | None = None) -> VerifyResult:
+        """Recompute the hash chain from the first entry to the head (see :mod:`ledger.verify`),
+        then hold it against the latest signed checkpoint of its witness (:mod:`ledger.anchor`;
+        ``witness`` names another witness file than the one kept for this ledger's location).
 
         With ``head`` (a fingerprint an appendix printed), the chain must also contain an entry
         with that hash: the ledger then still holds, unchanged, everything the appendix saw.
+
+        Raises:
+            InputError: ``witness`` was given and does not exist.
         """
-        return verify(self, head)
+        result = verify(self, head)
+        if not result.ok:
+            return result
+        found = anchor.check(self, self.url, witness)
+        return replace(
+            result,
+            ok=found.problem is None,
+            reason=found.problem,
+            first_bad_seq=found.bad_seq,
+            anchor=found.witness,
+            anchor_seq=found.seq,
+            anchor_at=found.at,
+        )
+
+
+COHORT = ("subject", "category", "stage")
+"""What a corrected usage or eval item keeps when it moves to another run."""
+
+
+def _check_correction(current: dict[str, Any], values: tuple[Any, ...]) -> None:
+    """Refuse a correction that would move an entry to another subject, stage or category.
+
+    A record whose id the ledger has, with other content, supersedes that entry. It must keep
+    the kind (records are matched on kind and id) and the subject; a usage or an eval item must
+    keep its run, or move to a run of the same subject, stage and category (an annotation that
+    moves from a Label Studio import's skipped run to its submitted run). Otherwise an id that
+    collides with another owner's would silently take the entry away from it.
+    """
+    fresh = dict(zip(COLUMNS, values, strict=True))
+    same = ("subject",) if current["kind"] not in ("usage", "eval_item") else COHORT
+    if all(fresh[c] == current[c] for c in same):
+        return
+    kind, record_id = current["kind"], current["record_id"]
+
+    def owner(row: dict[str, Any]) -> str:
+        if kind not in ("usage", "eval_item"):
+            return f"subject {row['subject']!r}"
+        return f"run {row['run_id']!r} (subject {row['subject']!r}, stage {row['stage']!r})"
+
+    raise InputError(
+        f"{kind} {record_id!r} already belongs to {owner(current)}; a correction cannot move it "
+        f"to {owner(fresh)}: give it another id"
+    )
+
+
+def open_for_reading(url: str | None = None) -> Ledger:
+    """The ledger for a command that reports: opened as usual (dead wrappers' runs reaped), or,
+    where it cannot be written (read-only media, an archived copy), read-only as it is."""
+    try:
+        return Ledger(url)
+    except StoreError:
+        return Ledger(url, reap=False, read_only=True)
 
 
 def _run(conn: Connection, run_id: str) -> Run:

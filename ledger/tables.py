@@ -37,12 +37,18 @@ class Database(Protocol):
 @contextmanager
 def write_transaction(engine: Engine, url: str) -> Iterator[Connection]:
     """A transaction on ``engine`` holding the append lock; database errors (at begin, inside,
-    or at commit) are raised as :class:`~ledger.errors.StoreError` naming ``url``."""
+    or at commit) are raised as :class:`~ledger.errors.StoreError` naming ``url``: SQLAlchemy's,
+    and the driver's own from the rows :func:`insert_rows` hands it directly (a full disk is
+    ``sqlite3.OperationalError: database or disk is full`` there)."""
+    driver_error = getattr(engine.dialect.dbapi, "Error", None)
+    errors: tuple[type[Exception], ...] = (SQLAlchemyError,)
+    if isinstance(driver_error, type) and issubclass(driver_error, Exception):
+        errors += (driver_error,)
     try:
         with engine.begin() as conn:
             append_lock(conn)
             yield conn
-    except SQLAlchemyError as exc:
+    except errors as exc:
         raise StoreError(db_message(url, exc)) from None
 
 

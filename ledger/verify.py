@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ledger.chain import (
     COLUMNS,
@@ -42,6 +43,13 @@ class VerifyResult:
     """A published fingerprint that was checked (``receipts verify --head``)."""
     expected_head_seq: int | None = None
     """The entry whose hash the fingerprint is; ``None`` where no entry has it."""
+    anchor: str | None = None
+    """The witness file the chain was checked against; ``None``: the ledger is not anchored
+    (see :mod:`ledger.anchor`), and a rollback, an older copy or a recomputed chain would pass."""
+    anchor_seq: int | None = None
+    """The entry the latest checkpoint vouches for."""
+    anchor_at: str | None = None
+    """When that checkpoint was written (UTC)."""
 
 
 def verify(ledger: Database, head: str | None = None) -> VerifyResult:
@@ -54,7 +62,21 @@ def verify(ledger: Database, head: str | None = None) -> VerifyResult:
     prev, expected_seq, head_seq_found = GENESIS, 1, None
     columns = ", ".join(("seq", *COLUMNS, "prev_hash", "hash"))
     with ledger.connect() as conn:
-        head_seq, head_hash = head_of(conn)
+        try:
+            head_seq, head_hash = head_of(conn)
+        except (SQLAlchemyError, ValueError, TypeError) as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            text_of = str(cause).strip()
+            reason = text_of.splitlines()[0] if text_of else type(cause).__name__
+            return VerifyResult(
+                False,
+                0,
+                "",
+                None,
+                None,
+                f"the head table is missing or damaged ({reason}): the ledger was tampered with",
+                head,
+            )
         result = conn.execution_options(stream_results=True, yield_per=10_000).execute(
             text(f"SELECT {columns} FROM entries ORDER BY seq")
         )

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from claims import report as claims_report
 from claims import schema as claims_schema
 from ledger import cases, formats, prices, report, schema
+from ledger.bounds import FUTURE_SLACK, MAX_QUANTITY, MAX_SECONDS, MAX_TOKENS_PER_CALL
 from receipts.appendix import schema as appendix_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -179,6 +180,40 @@ def schema_markdown() -> str:
         "change that renames or removes a stored field raises the format and adds its upgrade "
         "step; the golden ledgers in `tests/golden/` (one per format, and one from before "
         "formats) must still open, report and verify.",
+        "",
+        "## Ids and corrections",
+        "",
+        "Records are matched on their kind and id. A record whose id the ledger already holds "
+        "with other content is a correction: it supersedes that entry, and it must keep the "
+        "entry's subject; a usage or an eval item must also keep its run, or move to a run of "
+        "the same subject, stage and category (an annotation moving from a Label Studio "
+        "import's skipped run to its submitted run). Any other collision (a usage id that "
+        "belongs to another subject's or another stage's usage) is refused and nothing is "
+        "written: give the record another id. One write, one case file and one import may not "
+        "give an id twice (a case file's duplicate is named by file and field; a Label Studio "
+        "export that repeats an annotation id is refused).",
+        "",
+        "## Plausibility bounds",
+        "",
+        "A value no real work can have is a typo, a unit mix-up or an attack, and it would "
+        "swamp every total it joins, so it is refused (one line naming the file, line and "
+        "field) wherever a file or a caller gives it. The bounds (`ledger/bounds.py`) lie "
+        "orders of magnitude above the largest real figures:",
+        "",
+        "| figure | at most |",
+        "|---|---|",
+        *[f"| one usage in `{unit.value}` | {bound:g} |" for unit, bound in MAX_QUANTITY.items()],
+        f"| any duration in seconds (`wall_time_s`, `latency_s`, sacct `ElapsedRaw`, Label "
+        f"Studio `lead_time`) | {MAX_SECONDS:g} |",
+        f"| tokens of one API call | {MAX_TOKENS_PER_CALL:g} |",
+        f"| any amount of money (USD) | {schema.MAX_USD:g} |",
+        "",
+        "A run may not end before it starts; a run's `started_at` and `ended_at`, a price "
+        f"card's `date` and sacct's Start and End may lie at most {FUTURE_SLACK.days} days "
+        "after now. NaN and infinite numbers are refused everywhere (an lm-eval results or "
+        "samples file with a NaN metric names the field), and a CSV row with more cells than "
+        "its header is refused with its line. A UTF-8 byte-order mark at the start of a "
+        "file is accepted.",
         "",
     ]
     for title, models in _MODELS:

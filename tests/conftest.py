@@ -31,6 +31,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def anchor_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """Every test signs checkpoints with its own key into its own witness directory (see
+    ledger.anchor), never the user's; returns ``(key_dir, witness_dir)``."""
+    root = tmp_path_factory.mktemp("anchor")
+    monkeypatch.setenv("RECEIPTS_KEY_DIR", str(root / "key"))
+    monkeypatch.setenv("RECEIPTS_WITNESS_DIR", str(root / "witness"))
+    return root / "key", root / "witness"
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty database on the test server, dropped afterwards."""

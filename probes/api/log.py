@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.audit import price_book
 from ledger.errors import InputError
+from ledger.files import parse_json
 from ledger.schema import Category, Provenance, Run, RunStatus
 from ledger.store import Ledger
 from probes.api.response import ApiCall, parse_response
@@ -136,14 +137,14 @@ def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall
     calls = []
     for offset, raw in enumerate(lines):
         where = f"{path}: line {first + offset}"
-        try:
-            text = raw.decode("utf-8")
+        try:  # a byte-order mark may open the file (Windows tools write one)
+            text = raw.decode("utf-8-sig" if start == offset == 0 else "utf-8")
         except UnicodeDecodeError:
             raise InputError(f"{where}: not UTF-8 text") from None
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            obj = parse_json(text, where)
         except json.JSONDecodeError as exc:
             raise InputError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
         if not isinstance(obj, dict):

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.bounds import MAX_TOKENS_PER_CALL
 from ledger.errors import InputError
 
 # -- one call ---------------------------------------------------------------------------------
@@ -96,6 +97,11 @@ def _count(obj: Any, path: str, where: str, *names: str, required: bool = False)
         raise InputError(
             f"{where}: field {shown}: expected a token count (a non-negative integer), "
             f"found {value!r}"
+        )
+    if value > MAX_TOKENS_PER_CALL:
+        raise InputError(
+            f"{where}: field {shown}: {value:g} tokens is above the plausible bound of "
+            f"{MAX_TOKENS_PER_CALL:g} tokens per call"
         )
     return value
 

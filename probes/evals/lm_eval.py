@@ -12,6 +12,7 @@ citation) and each sample row one item per 0/1 metric.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,22 @@ def _load_json(path: Path) -> dict[str, Any]:
         raise EvalInputError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise EvalInputError(f"{path}: not lm-eval results (no 'results' object)")
+    _check_finite(data, f"{path}: ", ())
     return data
+
+
+def _check_finite(value: Any, where: str, loc: tuple[str, ...]) -> None:
+    """Refuse NaN and infinities (Python's json reads them): a NaN metric is no result, and
+    dropped silently it would import a scored task as "0 items"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        field = ".".join(loc) or "(top level)"
+        raise EvalInputError(f"{where}field {field}: {value} is not a number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, where, (*loc, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(item, where, (*loc, str(index)))
 
 
 def _samples(path: Path) -> list[dict[str, Any]]:
@@ -78,6 +94,7 @@ def _samples(path: Path) -> list[dict[str, Any]]:
             raise EvalInputError(f"{path}: line {number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict) or "doc_id" not in row:
             raise EvalInputError(f"{path}: line {number}: not an lm-eval sample (no doc_id)")
+        _check_finite(row, f"{path}: line {number}: ", ())
         rows.append(row)
     return rows
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.bounds import MAX_SECONDS
 from ledger.errors import InputError
 from ledger.files import read_text
 from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage
@@ -92,6 +93,7 @@ def read_label_studio(path: Path) -> LabelStudioExport:
     annotations: list[LsAnnotation] = []
     projects: set[str] = set()
     drafts = 0
+    seen: dict[str, str] = {}
     for index, task in enumerate(data):
         task_id, anns = _task(task, f"{path}: task #{index}")
         if task.get("project") is not None:
@@ -99,7 +101,17 @@ def read_label_studio(path: Path) -> LabelStudioExport:
         if isinstance(task.get("drafts"), list):
             drafts += len(task["drafts"])
         for number, ann in enumerate(anns):
-            annotations.append(_annotation(ann, task_id, number, f"{path}: task {task_id}"))
+            where = f"{path}: task {task_id}"
+            annotation = _annotation(ann, task_id, number, where)
+            key = id_part(annotation.annotation)
+            if key in seen:
+                # Its usage id would be the other's: one of the two would be lost.
+                raise InputError(
+                    f"{where}: annotation #{number}: field id: annotation {annotation.annotation} "
+                    f"is also in task {seen[key]}; annotation ids must be unique in an export"
+                )
+            seen[key] = task_id
+            annotations.append(annotation)
     project = projects.pop() if len(projects) == 1 else None
     key = (
         f"project-{id_part(project)}"
@@ -147,6 +159,11 @@ def _annotation(ann: Any, task_id: str, number: int, where: str) -> LsAnnotation
         )
     if lead is not None and lead < 0:
         raise InputError(f"{where}: field lead_time: {lead} seconds is negative")
+    if lead is not None and lead > MAX_SECONDS:
+        raise InputError(
+            f"{where}: field lead_time: {lead:g} seconds is above the plausible bound of "
+            f"{MAX_SECONDS:g} s"
+        )
     flags = {name: ann.get(name, False) for name in ("was_cancelled", "skipped")}
     for name, flag in flags.items():  # "skipped" is the flag's name before Label Studio 1.0
         if not isinstance(flag, bool):

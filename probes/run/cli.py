@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 # Heavy imports (SQLAlchemy, the meters) happen inside the commands: `receipts --help` stays fast.
 
 
+_OPTIONS = {
+    "subject": "--subject",
+    "stage": "--stage",
+    "name": "--name",
+    "declared_gpus": "--gpus",
+    "declared_gpu_model": "--gpu-model",
+}
+"""The option of ``receipts run`` behind each :class:`~probes.run.session.RunSpec` field."""
+
+
 def run(
     command: Annotated[list[str], typer.Argument(help="The command and its arguments, after --.")],
     subject: Annotated[str, typer.Option("--subject", help="Subject id the run belongs to.")],
@@ -47,21 +57,27 @@ def run(
 ) -> None:
     """Run a command as a metered child; exit with its exit code (128+signal for a signal)."""
     from ledger.store import Ledger
-    from probes.run.session import RunSpec
+    from probes.run.session import RunFieldError, RunSpec
     from probes.run.wrap import run_command
 
     if (gpus is None) != (gpu_model is None):
         raise WrapperInputError("--gpus and --gpu-model go together")
-    spec = RunSpec(
-        subject=subject,
-        stage=stage,
-        category=category,
-        name=name,
-        command=command,
-        working_dir=os.getcwd(),
-        declared_gpus=gpus,
-        declared_gpu_model=gpu_model,
-    )
+    try:  # every field checked before the ledger is opened or the command started
+        spec = RunSpec(
+            subject=subject,
+            stage=stage,
+            category=category,
+            name=name,
+            command=command,
+            working_dir=os.getcwd(),
+            declared_gpus=gpus,
+            declared_gpu_model=gpu_model,
+        )
+    except RunFieldError as exc:
+        option = _OPTIONS.get(exc.field)
+        if option is None:
+            raise
+        raise WrapperInputError(f"{option}: {exc.problem}") from None
     with Ledger(ledger) as store:  # an unwritable ledger fails here, before the child starts
         code = run_command(
             store, spec, command, sample_interval_s=sample_interval, heartbeat_s=heartbeat
@@ -82,7 +98,7 @@ def runs(
     from ledger.liveness import reap
     from ledger.store import Ledger
 
-    with Ledger(ledger, reap=False) as store:
+    with Ledger(ledger, reap=False, read_only=not do_reap) as store:
         closed = reap(store) if do_reap else []
         found = [r for r in store.runs(subject) if status is None or r.status is status]
     if as_json:

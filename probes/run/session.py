@@ -21,10 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+from ledger.canonical import is_valid_id
 from ledger.errors import NotFoundError
 from ledger.liveness import beat, finish
 from ledger.schema import Category, Run, RunStatus, Subject, Usage, utcnow
 from ledger.store import Ledger
+from probes.errors import WrapperInputError
 from probes.gpu.meter import Clock, GpuMeter, NullMeter, Sampler, SystemClock
 from probes.gpu.names import gpu_model_name
 from probes.gpu.schema import DeviceUsage, GpuSample
@@ -66,6 +70,49 @@ class RunSpec:
     detail: dict[str, object] | None = None
     """What is known about the run before it starts (an eval's model and settings): written with
     the ``running`` entry; ``finish(detail=...)`` adds what is known only at the end."""
+
+    def __post_init__(self) -> None:
+        """Refuse what the run could not be recorded with, before anything is written or the
+        command started (a run id is ``SUBJECT/STAGE/...``, so both must be fit for one).
+
+        Raises:
+            RunFieldError: naming the field.
+        """
+        for field_name in ("subject", "stage"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not is_valid_id(value):
+                raise RunFieldError(
+                    field_name,
+                    f"{value!r} cannot be part of a run id (letters, digits and . _ : / @ + - "
+                    "only, starting with a letter or digit)",
+                )
+        if self.declared_gpus is not None and self.declared_gpus < 1:
+            raise RunFieldError("declared_gpus", f"{self.declared_gpus} is not a positive count")
+        try:
+            Run(
+                id=f"{self.subject}/{self.stage}/0",
+                subject=self.subject,
+                stage=self.stage,
+                category=self.category,
+                name=self.name or self.stage,
+                status=RunStatus.RUNNING,
+                command=self.command,
+                working_dir=self.working_dir,
+                detail=self.detail,
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "run"
+            raise RunFieldError(where, error["msg"].removeprefix("Value error, ")) from None
+
+
+class RunFieldError(WrapperInputError):
+    """A field of a :class:`RunSpec` the run could not be recorded with."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"run field {field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 class MeteredRun:

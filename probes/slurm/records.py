@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.bounds import check_not_future, check_quantity, check_seconds
 from ledger.errors import InputError
-from ledger.schema import RunStatus
+from ledger.schema import RunStatus, Unit
 from probes.gpu.names import gpu_model_name
 
 _STATUS = {
@@ -98,6 +99,20 @@ class SacctRecord:
     """Nodes allocated (requested, where the job never ran)."""
     nodelist: str | None = None
     """Compressed host list: ``gpu-[01-02]``."""
+
+    def __post_init__(self) -> None:
+        """Refuse values that cannot be true (see :mod:`ledger.bounds`)."""
+        try:
+            check_seconds(self.elapsed_s, "ElapsedRaw (time.elapsed)")
+            check_quantity(Unit.GPU_HOUR, self.gpus * self.elapsed_s / 3600, "GPUs x elapsed:")
+            check_not_future(self.started_at, "Start")
+            check_not_future(self.ended_at, "End")
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
+        if self.started_at and self.ended_at and self.ended_at < self.started_at:
+            raise _Bad(
+                f"End {self.ended_at.isoformat()} is before Start {self.started_at.isoformat()}"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Escaping text from input files (claim quotes, run names, citations) for each output format.
 
-HTML is escaped by jinja2's autoescape. LaTeX and Markdown have no such thing, so their template
+Control characters (terminal escape sequences, bidi overrides) are dropped from every document
+by :func:`ledger.printable.printable` (:func:`receipts.appendix.render.render_text`). HTML is
+escaped by jinja2's autoescape. LaTeX and Markdown have no such thing, so their template
 environments pass every ``{{ value }}`` through :func:`escape_latex` or :func:`escape_markdown`
 (jinja2's ``finalize``); only a :class:`Raw` string, made by a filter that escaped its own input,
 goes through as it is.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from ledger.printable import printable
 
 
 class Raw(str):
@@ -165,8 +169,9 @@ _MD_LINE_START = re.compile(r"^(\s*)([-+=](?=\s|$|[-=])|\d+[.)](?=\s|$))")
 
 
 def escape_markdown(text: str) -> str:
-    """``text`` as Markdown that renders literally, on one line (fit for a table cell)."""
-    flat = " ".join(text.split("\n")).replace("\r", " ")
+    """``text`` as Markdown that renders literally, on one line (fit for a table cell), without
+    control characters."""
+    flat = printable(" ".join(text.split("\n")).replace("\r", " "))
     escaped = "".join("\\" + c if c in _MD_SPECIAL else c for c in flat)
     return _MD_LINE_START.sub(
         lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), escaped, count=1
@@ -174,5 +179,6 @@ def escape_markdown(text: str) -> str:
 
 
 def escape_matplotlib(text: str) -> str:
-    """``text`` for a matplotlib label: ``$`` would start mathtext."""
-    return text.replace("\\", "\\\\").replace("$", r"\$")
+    """``text`` for a matplotlib label: ``$`` would start mathtext; no control characters
+    (they are not allowed in the SVG's XML)."""
+    return printable(text).replace("\\", "\\\\").replace("$", r"\$")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ledger.printable import printable
 from receipts.appendix import fmt
 from receipts.appendix.escape import Raw, escape_latex, escape_markdown
 from receipts.appendix.plots import FigureFile
@@ -225,9 +226,10 @@ class _Figures(dict[str, FigureRef]):
 def render_text(
     appendix: Appendix, kind: TextFormat, figures: dict[str, FigureRef], figure_dir: str = ""
 ) -> str:
-    """The appendix as one document of the given format."""
+    """The appendix as one document of the given format, without control characters (bar
+    newlines and tabs): text from an input file cannot carry an escape sequence into it."""
     template = environment(kind).get_template(_TEMPLATES[kind])
-    return str(
+    return printable(
         template.render(
             a=appendix,
             figures=_Figures(figures),
