@@ -111,11 +111,18 @@ def check_claims(
 
 
 def _check_subjects(loaded: Sequence[LoadedClaim], ledger: Ledger, cases: Iterable[Case]) -> None:
-    """Before anything is written: every ``figure_of`` names a subject of the ledger or of the
-    cases to load."""
+    """Before anything is written: every ``figure_of`` names a subject, and every stated
+    ``scope`` a scope, of the ledger or of the cases to load."""
+    cases = list(cases)
     known = {s.id for s in ledger.subjects()} | {s.id for case in cases for s in case.subjects}
+    scopes = {s.id for s in ledger.scopes()} | {s.id for case in cases for s in case.scopes}
     for c in loaded:
         for i, a in enumerate(c.claim.assertions):
+            if isinstance(a, CostAssertion) and a.scope and a.scope not in scopes:
+                raise ClaimInputError(
+                    f"{c.where('assertions', i, 'scope')}field assertions[{i}].scope: "
+                    f"{unknown('scope', a.scope, sorted(scopes))}"
+                )
             if isinstance(a, CostAssertion) and a.figure_of and a.figure_of not in known:
                 raise ClaimInputError(
                     f"{c.where('assertions', i, 'figure_of')}field assertions[{i}].figure_of: "

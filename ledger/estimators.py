@@ -32,7 +32,10 @@ def _mid(bounds: Bounds) -> float:
     return (bounds[0] + bounds[1]) / 2
 
 
-def _check(name: str, bounds: Bounds, positive: bool = True) -> Bounds:
+def _check(name: str, bounds: Bounds | float, positive: bool = True) -> Bounds:
+    """A ``[low, high]`` range; a plain number (as a case file may give) is the range of one."""
+    if isinstance(bounds, int | float):
+        bounds = (bounds, bounds)
     low, high = float(bounds[0]), float(bounds[1])
     if not (low == low and high == high) or low > high or (positive and low <= 0) or low < 0:
         raise InputError(f"estimator input {name}: need 0 < low <= high, got {low}..{high}")

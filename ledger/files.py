@@ -150,13 +150,16 @@ def validate(
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = (*prefix, *_data_path(data, err["loc"]))
+        loc = (*prefix, *_data_path(data, err["loc"], missing=err["type"] == "missing"))
         message = err["msg"].removeprefix("Value error, ")
         raise InputError(f"{path}: {locate(loc)}field {field_path(loc)}: {message}") from None
 
 
-def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
-    """The error location with pydantic's union tags (which are not keys in the data) removed."""
+def _data_path(
+    data: Any, loc: tuple[int | str, ...], missing: bool = True
+) -> tuple[int | str, ...]:
+    """The error location with pydantic's union tags (which are not keys in the data) removed;
+    a ``missing`` field, which the data lacks, is kept at the end to name it."""
     out: list[int | str] = []
     node = data
     for part in loc:
@@ -167,7 +170,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
         elif isinstance(node, dict | list):
             continue  # a union member's tag, or a key the data lacks (kept below if last)
         out.append(part)
-    if loc and (not out or out[-1] != loc[-1]):
+    if missing and loc and (not out or out[-1] != loc[-1]):
         out.append(loc[-1])  # a missing required field: name it
     return tuple(out)
 

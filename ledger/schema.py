@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -29,6 +30,9 @@ SCHEMA_VERSION = 1
 
 ABOUT_TOLERANCE = Decimal("0.2")
 """"About $Y" spans Y / 1.2 to Y x 1.2: in a claim ("about $20") and in a reported figure."""
+
+_Day = date
+"""``date``, under a name that a field called ``date`` does not hide."""
 
 
 def _check_id(value: str) -> str:
@@ -276,12 +280,18 @@ class PriceCard(Record):
     note: str | None = None
     """Caveats."""
 
-    @model_validator(mode="after")
-    def _check_currency(self) -> PriceCard:
-        if self.currency != "USD":
-            raise ValueError(f"unknown currency {self.currency!r}: only USD is supported")
-        check_not_future(self.date, "date")
-        return self
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, value: str) -> str:
+        if value != "USD":
+            raise ValueError(f"unknown currency {value!r}: only USD is supported")
+        return value
+
+    @field_validator("date")
+    @classmethod
+    def _check_date(cls, value: _Day) -> _Day:
+        check_not_future(value, "date")
+        return value
 
     @property
     def usd_per_unit(self) -> Decimal:

@@ -25,7 +25,7 @@ def check_subject(subject: str) -> None:
         TypeAdapter(Id).validate_python(subject)
     except ValidationError as exc:
         message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise InputError(f"subject: {message}") from None
+        raise InputError(f"--subject: {message}") from None
 
 
 def subject_records(ledger: Ledger, subject: str, create: bool) -> list[Subject]:

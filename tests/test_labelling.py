@@ -227,7 +227,7 @@ def test_import_command_prints_the_time_and_its_cost(runner: CliRunner, sqlite_u
         ),
         ("lead_time_text.json", ("task 1: annotation #0: field lead_time", "'12 min'")),
         ("lead_time_negative.json", ("field lead_time: -3 seconds is negative",)),
-        ("lead_time_nan.json", ("NaN is not a number",)),
+        ("lead_time_nan.json", ("field lead_time: nan is not a number",)),
         ("annotations_object.json", ("field annotations: expected a list, found an object",)),
         ("completed_by_list.json", ("field completed_by",)),
         ("was_cancelled_text.json", ("field was_cancelled: expected true or false",)),

@@ -73,7 +73,7 @@ def test_user_cards_from_csv_and_yaml(tmp_path: Path) -> None:
         (
             "schema_version: 1\ncards:\n  - {id: x, resource: r, unit: gpu_hour, price_usd: '1',"
             " currency: EUR, date: 2025-01-01, vendor: v, term: list, source: s}\n",
-            r"field cards\[0\]: unknown currency 'EUR'",
+            r"field cards\[0\].currency: unknown currency 'EUR'",
         ),
     ],
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from ledger.liveness import Heartbeat, last_beat
 from ledger.schema import Category, RunStatus
 from ledger.store import Ledger
 from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
-from probes.run.proctree import descendants
+from probes.run.proctree import descendants, processes
 from probes.run.session import metered_run
 
 RECEIPTS = [sys.executable, "-m", "receipts"]
@@ -57,6 +59,7 @@ def test_a_succeeded_run_of_about_two_seconds(wrapper: list[str], ledger_url: st
     assert run.status is RunStatus.SUCCEEDED and run.exit_code == 0 and intact
     assert run.wall_time_s is not None and 1.9 < run.wall_time_s < 10
     assert run.command == [sys.executable, "-c", "import time; time.sleep(2)"]
+    assert run.note is None and "left_behind" not in (run.detail or {})  # nothing left behind
     assert run.working_dir == os.getcwd() and run.host
 
 
@@ -130,6 +133,63 @@ def _child_of(wrapper: subprocess.Popen[str]) -> int:
     raise AssertionError("no child process")
 
 
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    """Whether ``pid`` ended (exited, or a zombie waiting for its parent) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+LEFT_BEHIND = {
+    "background": ("sleep 60 & echo $!", "SIGTERM"),
+    "ignores-sigterm": ("(trap '' TERM; exec sleep 60) & echo $!", "SIGKILL"),
+    "left-the-group": ("setsid sleep 60 & echo $!", "SIGTERM"),
+}
+"""Each case: a way to leave a process running, the signal that ends it."""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_processes_left_behind_are_ended_and_recorded(wrapper: list[str], ledger_url: str) -> None:
+    script = "; ".join(command for command, _ in LEFT_BEHIND.values()) + "; exit 0"
+    done = run_with(wrapper, ledger_url, "--grace", "0.5", "--", "sh", "-c", script)
+    pids = dict(zip(LEFT_BEHIND, (int(pid) for pid in done.stdout.split()), strict=True))
+    try:
+        assert done.returncode == 0, done.stderr
+        running = [case for case, pid in pids.items() if not _gone(pid, timeout=0)]
+        assert not running, f"still running after the wrapper ended: {running}"
+    finally:
+        for pid in pids.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    run, intact = only_run(ledger_url)
+    assert run.status is RunStatus.SUCCEEDED and run.exit_code == 0 and intact
+    assert run.note is not None and run.note.startswith("left 3 processes behind: ")
+    assert run.note.endswith("; sent SIGTERM then SIGKILL")
+    entries = {entry["pid"]: entry for entry in (run.detail or {})["left_behind"]}
+    for case, pid in pids.items():
+        assert f"(pid {pid})" in run.note, case
+        assert entries[pid]["command"] in ("sleep", "sh", "setsid"), case
+        assert entries[pid]["signal"] == LEFT_BEHIND[case][1], case
+        assert "survived" not in entries[pid], case
+    assert run.wall_time_s is not None and run.wall_time_s < 10
+
+
+def test_the_process_table_reads_the_same_from_ps() -> None:
+    """The table where /proc is missing (macOS, the BSDs) comes from ``ps``."""
+    if shutil.which("ps") is None:
+        pytest.skip("no ps")
+    me = processes("/no/proc/here")[os.getpid()]
+    assert me.ppid == os.getppid() and me.pgrp == os.getpgrp() and me.state in "RS"
+
+
 def test_kill_9_of_the_child_records_killed(wrapper: list[str], ledger_url: str) -> None:
     process = _start(wrapper, ledger_url)
     _wait_running(ledger_url)
@@ -164,7 +224,12 @@ def test_kill_9_of_the_wrapper_then_reap_records_interrupted(
     beat = _wait_heartbeat(ledger_url)  # a heartbeat after the first, so there is usage to keep
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
-    os.kill(child, signal.SIGKILL)  # the orphaned job, so the test leaves nothing behind
+    try:  # the job dies with its wrapper (Linux: PR_SET_PDEATHSIG)
+        if sys.platform.startswith("linux"):
+            assert _gone(child), "the job outlived its wrapper killed with -9"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)  # elsewhere, so the test leaves nothing behind
     with Ledger(ledger_url, reap=False) as ledger:
         (run,) = ledger.runs("demo")
         assert run.status is RunStatus.RUNNING  # nobody closed it yet

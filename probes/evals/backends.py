@@ -84,7 +84,7 @@ def build_backend(name: str, model: str, vocab: Vocabulary, options: BackendOpti
                 "--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)"
             )
         return OpenAIBackend(model, vocab, options)
-    raise EvalInputError(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+    raise EvalInputError(f"--backend: unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
 
 
 def _split(token_ids: Sequence[int], stop: frozenset[int], finished: bool) -> Completion:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.files import parse_json
 from probes.evals.errors import EvalInputError
 
 ROLES = ("id", "question", "answer", "choices")
@@ -86,7 +87,7 @@ def load_items(
     if limit is not None and limit <= 0:
         raise EvalInputError(f"--limit must be positive, got {limit}")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise EvalInputError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -98,7 +99,7 @@ def load_items(
             continue
         where = f"{path}: line {number}"
         try:
-            row = json.loads(text)
+            row = parse_json(text, where)
         except json.JSONDecodeError as exc:
             raise EvalInputError(f"{where}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import NotFoundError
+from ledger.files import parse_json
 from ledger.schema import (
     Category,
     EvalItem,
@@ -76,7 +77,7 @@ def _load(path: Path) -> dict[str, Any]:
             f"{path}: only JSON inspect logs are read (inspect log convert --to json)"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"), str(path))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalInputError(f"{path}: not a readable JSON log ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("eval"), dict):
@@ -98,8 +99,9 @@ def import_inspect(ledger: Ledger, path: Path, subject: str) -> list[ImportedRun
         return _import(ledger, path, subject, data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EvalInputError(f"{path}: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) or "stats"
+        message = first["msg"].removeprefix("Value error, ")
+        raise EvalInputError(f"{path}: field {where}: {message}") from None
 
 
 def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> list[ImportedRun]:
@@ -148,6 +150,11 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
     epochs = int((spec.get("config") or {}).get("epochs") or 1)
     started = _when((data.get("stats") or {}).get("started_at"))
     ended = _when((data.get("stats") or {}).get("completed_at"))
+    if started is not None and ended is not None and ended < started:
+        raise EvalInputError(
+            f"{path}: field stats.completed_at: {ended.isoformat()} is before stats.started_at "
+            f"{started.isoformat()}"
+        )
     run = Run(
         id=run_id,
         subject=subject,

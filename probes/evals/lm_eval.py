@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import NotFoundError
+from ledger.files import parse_json
 from ledger.schema import Category, EvalItem, Record, Run, RunStatus, Subject
 from ledger.store import Ledger
 from probes.evals.errors import EvalInputError
@@ -58,7 +59,7 @@ def results_files(path: Path) -> list[Path]:
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8-sig"), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalInputError(f"{path}: cannot read ({exc})") from None
     except json.JSONDecodeError as exc:
@@ -85,11 +86,11 @@ def _check_finite(value: Any, where: str, loc: tuple[str, ...]) -> None:
 
 def _samples(path: Path) -> list[dict[str, Any]]:
     rows = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not text.strip():
             continue
         try:
-            row = json.loads(text)
+            row = parse_json(text, f"{path}: line {number}")
         except json.JSONDecodeError as exc:
             raise EvalInputError(f"{path}: line {number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict) or "doc_id" not in row:

@@ -128,7 +128,7 @@ def prepare(spec: EvalSpec) -> Prepared:
     """
     if spec.backend not in BACKENDS:
         choose = ", ".join(BACKENDS)
-        raise EvalInputError(f"unknown backend {spec.backend!r} (choose from {choose})")
+        raise EvalInputError(f"--backend: unknown backend {spec.backend!r} (choose from {choose})")
     if spec.samples < 1:
         raise EvalInputError(f"--samples must be at least 1, got {spec.samples}")
     if spec.batch_size < 1:

@@ -156,7 +156,13 @@ class Sampler:
             except DeviceLost as exc:
                 self._lose(track, 0.0, exc)
         self.step()
-        if not background or not self._tracks:
+        if background:
+            self.start_thread()
+
+    def start_thread(self) -> None:
+        """Sample every ``interval_s`` in a thread until :meth:`stop` (after ``start(background=
+        False)``; nothing where there is no device)."""
+        if not self._tracks:
             return
         with self._state:
             if self._thread is not None or self._closing:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger.bounds import MAX_SECONDS
 from ledger.errors import InputError
-from ledger.files import read_text
+from ledger.files import parse_json, read_text
 from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage
 from ledger.store import Ledger
 from probes.ids import id_part
@@ -62,10 +62,6 @@ class LabelStudioExport:
     """Drafts in the export (unsubmitted, not counted)."""
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
 def read_label_studio(path: Path) -> LabelStudioExport:
     """Read and check a Label Studio JSON export (``[{"id": ..., "annotations": [...]}, ...]``).
 
@@ -75,13 +71,11 @@ def read_label_studio(path: Path) -> LabelStudioExport:
     """
     text = read_text(path)
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = parse_json(text, str(path))
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})"
         ) from None
-    except ValueError as exc:
-        raise InputError(f"{path}: {exc} is not a number (JSON has no NaN or Infinity)") from None
     if not isinstance(data, list):
         hint = " (one task? wrap it in [ ])" if isinstance(data, dict) and "id" in data else ""
         raise InputError(
@@ -151,6 +145,10 @@ def _annotation(ann: Any, task_id: str, number: int, where: str) -> LsAnnotation
     if not isinstance(ann, dict):
         raise InputError(f"{where}: expected an annotation object, found {_kind(ann)}")
     lead = ann.get("lead_time")
+    if isinstance(lead, float) and not math.isfinite(lead):
+        raise InputError(
+            f"{where}: field lead_time: {lead} is not a number (JSON has no NaN or Infinity)"
+        )
     if lead is not None and (
         isinstance(lead, bool) or not isinstance(lead, int | float) or not math.isfinite(lead)
     ):

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from types import FrameType
 
 from ledger.enums import RunStatus
@@ -53,17 +54,22 @@ class Child:
         self.returncode: int | None = None
         self._exited = False
 
-    def wait(self) -> int:
+    def wait(self, before_reap: Callable[[], None] | None = None) -> int:
         """Wait for the child to end (signals arriving meanwhile run their handlers) and reap it.
 
-        It is reaped only after :meth:`send_signal` stopped signalling it: until then its pid,
-        held by the exited (zombie) process, cannot belong to anyone else.
+        It is reaped only after :meth:`send_signal` stopped signalling it, and after
+        ``before_reap`` ran (where ``waitid`` exists): until then its pid and its process group's
+        id, held by the exited (zombie) process, cannot belong to anyone else.
         """
         if self.returncode is None:
             if hasattr(os, "waitid"):
                 os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
             self._exited = True
+            if before_reap is not None and hasattr(os, "waitid"):
+                before_reap()
             self.returncode = self.process.wait()
+            if before_reap is not None and not hasattr(os, "waitid"):
+                before_reap()
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -73,9 +79,11 @@ class Child:
                 os.kill(self.pid, signum)
 
 
-def spawn(argv: list[str]) -> Child:
+def spawn(argv: list[str], preexec_fn: Callable[[], None] | None = None) -> Child:
     """Start ``argv`` (looked up on ``PATH``) in its own process group, so that a terminal's Ctrl-C
-    reaches it once, through the wrapper (:class:`Forwarding`).
+    reaches it once, through the wrapper (:class:`Forwarding`), and so that what it leaves behind
+    can be found (:mod:`probes.run.leftovers`). ``preexec_fn`` runs in the child before the exec
+    (:func:`probes.run.leftovers.die_with_parent`; safe only while no other thread runs).
 
     Raises:
         SpawnError: the command does not exist or cannot be executed.
@@ -83,7 +91,7 @@ def spawn(argv: list[str]) -> Child:
     if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # else the kernel reaps it before we can
     try:
-        process = subprocess.Popen(argv, process_group=0)
+        process = subprocess.Popen(argv, process_group=0, preexec_fn=preexec_fn)
     except FileNotFoundError:
         raise SpawnError(127, f"command not found: {argv[0]}") from None
     except PermissionError:

@@ -53,6 +53,14 @@ def run(
     heartbeat: Annotated[
         float, typer.Option("--heartbeat", help="Seconds between heartbeats.", min=0.1)
     ] = 10.0,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            help="Seconds between SIGTERM and SIGKILL for processes the command left running.",
+            min=0,
+        ),
+    ] = 5.0,
     ledger: LedgerOpt = None,
 ) -> None:
     """Run a command as a metered child; exit with its exit code (128+signal for a signal)."""
@@ -80,7 +88,12 @@ def run(
         raise WrapperInputError(f"{option}: {exc.problem}") from None
     with Ledger(ledger) as store:  # an unwritable ledger fails here, before the child starts
         code = run_command(
-            store, spec, command, sample_interval_s=sample_interval, heartbeat_s=heartbeat
+            store,
+            spec,
+            command,
+            sample_interval_s=sample_interval,
+            heartbeat_s=heartbeat,
+            grace_s=grace,
         )
     raise typer.Exit(code)
 

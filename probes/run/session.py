@@ -148,12 +148,15 @@ class MeteredRun:
         self._stop = threading.Event()
         self._beats: threading.Thread | None = None
 
-    def start(self) -> Run:
+    def start(self, then: Callable[[], object] | None = None) -> Run:
         """Write the run as ``running`` and start sampling and heartbeating.
 
         The first heartbeat is written before the run, so that from the moment the run is in the
         ledger it can be reaped should this process die (a run without a heartbeat never is).
         Should the meter fail to start, the run is finished as ``failed`` and the error raised.
+        ``then`` runs once the run is written and the meter took its first sample, before the
+        sampling and heartbeat threads start (``receipts run`` starts its command there, while
+        the process has a single thread); should it raise, no thread starts.
         """
         try:
             self.ledger.subject(self.spec.subject)
@@ -181,12 +184,15 @@ class MeteredRun:
         self.run = run
         self._t0 = self.clock.monotonic()
         try:
-            self.sampler.start(background=self.background)
+            self.sampler.start(background=False)
         except BaseException as exc:
             note = f"the meter failed to start: {type(exc).__name__}: {exc}"
             self._finish(RunStatus.FAILED, None, note, None, metered=False)
             raise
+        if then is not None:
+            then()
         if self.background:
+            self.sampler.start_thread()
             self._beats = threading.Thread(
                 target=self._heartbeat, name="receipts-heartbeat", daemon=True
             )

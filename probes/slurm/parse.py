@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InputError
+from ledger.files import parse_json as load_json
 from ledger.files import read_text
 from probes.slurm.records import (
     Format,
@@ -132,7 +133,7 @@ def parse_json(text: str, path: Path) -> list[SacctRecord]:
         InputError: ``<file>: jobs[<i>]: <field>: ...`` for the first malformed job.
     """
     try:
-        data = json.loads(text)
+        data = load_json(text, str(path))
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON ({exc.msg})"

@@ -269,5 +269,6 @@ def timezone(name: str) -> tzinfo:
         return UTC if name.upper() == "UTC" else ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InputError(
-            f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin or UTC"
+            f"--timezone: unknown time zone {name!r}: give an IANA name such as Europe/Berlin "
+            "or UTC"
         ) from None

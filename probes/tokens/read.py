@@ -143,6 +143,8 @@ def read_batches(source: Source, fields: Sequence[str]) -> Iterator[Batch]:
 
 
 def _jsonl_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str, Any, int]]:
+    from ledger.files import parse_json  # lazily: it brings pydantic
+
     skipped = 0
     with source.path.open("rb") as f:
         for number, raw in enumerate(f, 1):
@@ -154,7 +156,7 @@ def _jsonl_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str
                 skipped += len(raw)
                 continue
             try:
-                record = json.loads(line)
+                record = parse_json(line, f"{source.path}: line {number}")
             except json.JSONDecodeError as exc:
                 raise InputError(
                     f"{source.path}: line {number}: malformed JSON ({exc.msg}, column {exc.colno})"
@@ -168,9 +170,11 @@ def _jsonl_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str
 def _json_records(source: Source, _fields: Sequence[str]) -> Iterator[tuple[str, Any, int]]:
     # An array cannot be parsed piecewise by the standard library: it is read whole (use JSONL for
     # large data).
+    from ledger.files import parse_json  # lazily: it brings pydantic
+
     try:
         text = source.path.read_text(encoding="utf-8-sig")
-        data = json.loads(text)
+        data = parse_json(text, str(source.path))
     except UnicodeDecodeError:
         raise InputError(f"{source.path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
