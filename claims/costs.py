@@ -36,6 +36,7 @@ from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.costs import INFORMATIONAL_UNITS
 from ledger.errors import NotFoundError
+from ledger.prices import PriceBook
 from ledger.render import usd
 from ledger.report import CostLine, Unpriced
 from ledger.schema import ABOUT_TOLERANCE, Category, HeadlineFigure, Scope, Unit
@@ -79,7 +80,8 @@ def cost_verdict(
         facts = costs.subject(claim.subject)
     except NotFoundError as exc:
         raise ClaimInputError(f"{loaded.where('subject')}field subject: {exc}; {_HINT}") from None
-    _check_basis(loaded, i, a, facts)
+    used = {(x.resource, x.unit) for x in facts.lines} | {(g.resource, g.unit) for g in facts.gaps}
+    check_basis(loaded, i, a, used, facts.book)
     elsewhere = []
     if a.figure_of is not None:
         where = f"{loaded.where('assertions', i, 'figure_of')}field assertions[{i}].figure_of"
@@ -101,10 +103,19 @@ def cost_verdict(
         raise ClaimInputError(f"{where}field assertions[{i}].scope: {exc}") from None
 
 
-def _check_basis(loaded: LoadedClaim, i: int, a: CostAssertion, facts: SubjectCosts) -> None:
-    """A basis prices a resource the subject (or what it inherits) uses, once, with a vendor
-    that has a card for it."""
-    used = {(x.resource, x.unit) for x in facts.lines} | {(g.resource, g.unit) for g in facts.gaps}
+def check_basis(
+    loaded: LoadedClaim,
+    i: int,
+    a: CostAssertion,
+    used: Collection[tuple[str, Unit]],
+    book: PriceBook,
+) -> None:
+    """A basis prices a resource the subject (or what it inherits) uses (``used``: resource and
+    unit), once, with a vendor that has a card for it in ``book``.
+
+    Raises:
+        ClaimInputError: with the file, line, column and field.
+    """
     seen: set[tuple[str, Unit]] = set()
     for j, b in enumerate(a.basis):
         where = f"{loaded.where('assertions', i, 'basis', j)}field assertions[{i}].basis[{j}]"
@@ -119,7 +130,7 @@ def _check_basis(loaded: LoadedClaim, i: int, a: CostAssertion, facts: SubjectCo
                 f"(it uses {names})"
             )
         if b.vendor is not None:
-            found = facts.book.range(b.resource, b.unit)
+            found = book.range(b.resource, b.unit)
             vendors = sorted({c.vendor for c in found.cards}) if found else []
             if name_key(b.vendor) not in {name_key(v) for v in vendors}:
                 raise ClaimInputError(

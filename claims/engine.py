@@ -14,7 +14,7 @@ from claims import stats
 from claims.compare import Context
 from claims.comparison import check_comparison
 from claims.cost_facts import LedgerCosts
-from claims.costs import cost_verdict
+from claims.costs import check_basis, cost_verdict
 from claims.decide import most_serious
 from claims.efficiency import check_data_efficiency
 from claims.errors import ClaimInputError, unknown
@@ -28,6 +28,7 @@ from claims.schema import (
     CostAssertion,
     DataEfficiencyAssertion,
 )
+from ledger.audit import price_book
 from ledger.cases import load_case, record_case
 from ledger.schema import Case
 from ledger.store import Ledger
@@ -112,8 +113,11 @@ def check_claims(
 
 def _check_subjects(loaded: Sequence[LoadedClaim], ledger: Ledger, cases: Iterable[Case]) -> None:
     """Before anything is written: every ``figure_of`` names a subject, and every stated
-    ``scope`` a scope, of the ledger or of the cases to load."""
+    ``scope`` a scope, of the ledger or of the cases to load; a basis about a subject of a case to
+    load prices what that case uses."""
     cases = list(cases)
+    book = price_book(ledger)
+    defined = {s.id: case for case in cases for s in case.subjects}
     known = {s.id for s in ledger.subjects()} | {s.id for case in cases for s in case.subjects}
     scopes = {s.id for s in ledger.scopes()} | {s.id for case in cases for s in case.scopes}
     for c in loaded:
@@ -123,6 +127,9 @@ def _check_subjects(loaded: Sequence[LoadedClaim], ledger: Ledger, cases: Iterab
                     f"{c.where('assertions', i, 'scope')}field assertions[{i}].scope: "
                     f"{unknown('scope', a.scope, sorted(scopes))}"
                 )
+            if isinstance(a, CostAssertion) and a.basis and c.claim.subject in defined:
+                case = defined[c.claim.subject]
+                check_basis(c, i, a, {(u.resource, u.unit) for u in case.usages}, book)
             if isinstance(a, CostAssertion) and a.figure_of and a.figure_of not in known:
                 raise ClaimInputError(
                     f"{c.where('assertions', i, 'figure_of')}field assertions[{i}].figure_of: "

@@ -548,6 +548,8 @@ def test_a_bad_basis_is_one_line(
         )
     )
     registry = load_registry()
+    before = ledger.head()
     with pytest.raises(InputError, match=re.escape(needle)) as caught:
         check_claims(load_claims([str(claim)], registry), registry, ledger)
     assert "claim.yaml" in str(caught.value) and "\n" not in str(caught.value)
+    assert ledger.head() == before  # refused before the claim's case was loaded
