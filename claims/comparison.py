@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from claims.compare import Context, Role, check_comparator, short
 from claims.decide import combine_comparators, most_serious
 from claims.registry import Registry
-from claims.report import AssertionVerdict, BenchmarkCheck, ComparatorCheck, Verdict
+from claims.report import AssertionVerdict, BenchmarkCheck, ComparatorCheck, IntervalMethod, Verdict
 from claims.schema import ComparisonAssertion, Gain
 
 _ROLE_WORDS = {
@@ -241,6 +241,8 @@ def comparator_evidence(check: ComparatorCheck, notes: Sequence[str]) -> list[st
     ]
     for b in check.benchmarks:
         lines.append(f"  {b.reason}")
+        if b.test is not None and b.test.method is IntervalMethod.PAIRED:
+            lines.append(f"    per-item results paired: {b.test.citation}")
         if b.cross_check is not None:
             lines.append(f"    unpaired cross-check (Newcombe): {short(b.cross_check)} points")
         for alt in b.alternatives:

@@ -54,10 +54,14 @@ class ChainedItems:
 class LedgerItemResults:
     """Per-item results from the ledger: the eval runs of the subject whose id is the model's.
 
+    An item's benchmark is read through the registry's task-name table (an lm-eval task such as
+    s1's ``aime24_nofigures`` scores AIME24), else as a benchmark id or alias. Where a run scored
+    several metrics (an lm-eval task with several filters), only its primary metric counts.
     Only single-sample runs pair item by item (an item with samples beyond the first is a pass@k
     run, skipped); items that could not be judged (``correct`` is ``None``) are left out. Where
     several runs scored the benchmark, the latest one counts. The protocol is not recorded on an
-    eval run, so it is reported as unknown.
+    eval run, so it is reported as unknown. The source names the run, and for an imported one
+    its task and metric, so the verdict's evidence says which runs were paired.
     """
 
     def __init__(self, ledger: Ledger, registry: Registry) -> None:
@@ -65,10 +69,8 @@ class LedgerItemResults:
         self._registry = registry
 
     def _benchmark(self, name: str) -> str | None:
-        try:
-            return self._registry.benchmark(name).id
-        except UnknownNameError:
-            return None
+        found = self._registry.benchmark_of_task(name)
+        return found.id if found is not None else None
 
     def get(self, model: str, benchmark: str) -> ItemResults | None:
         """The latest single-sample eval run of ``model`` on ``benchmark``, or ``None``."""
@@ -76,20 +78,27 @@ class LedgerItemResults:
         runs.sort(key=lambda r: r.ended_at or r.started_at or datetime.min.replace(tzinfo=UTC))
         found = None
         for run in runs:
+            primary = (run.detail or {}).get("primary_metric")
             items = [
                 i
                 for i in self._ledger.eval_items(run.id)
                 if self._benchmark(i.benchmark) == benchmark
+                and (primary is None or i.metric == primary)
             ]
             if not items or any(i.sample > 0 for i in items):
                 continue
             correct = {i.item_id: i.correct for i in items if i.correct is not None}
             if correct:
+                tasks = sorted({i.benchmark for i in items})
+                metrics = sorted({i.metric for i in items})
                 found = ItemResults(
                     model=model,
                     benchmark=benchmark,
                     protocol=Protocol(kind=ProtocolKind.UNKNOWN, note=f"eval run {run.id}"),
-                    source=f"ledger eval run {run.id}",
+                    source=(
+                        f"ledger eval run {run.id} (task {', '.join(tasks)}, "
+                        f"metric {', '.join(metrics)}, {len(correct)} items)"
+                    ),
                     correct=correct,
                 )
         return found

@@ -73,6 +73,8 @@ class Registry:
         self.table_notes: dict[str, str | None] = {}
         self.overrides: list[tuple[str, str, BenchmarkOverride]] = []
         """(benchmark id, file, override) of every benchmark correction, in order."""
+        self.task_names: dict[str, str] = {}
+        """Eval-harness task name -> benchmark id (the bundled table, then the user's files)."""
         self._model_keys: dict[str, list[str]] = {}
         self._bench_keys: dict[str, str] = {}
 
@@ -93,6 +95,9 @@ class Registry:
             self._index(self._bench_keys, bench.id, [bench.id, *bench.aliases], path, locate, where)
         for i, fix in enumerate(file.benchmark_overrides):
             self._override(fix, path, locate, ("benchmark_overrides", i))
+        for task, bench_name in file.task_names.items():
+            at: Loc = ("task_names", task)
+            self.task_names[task] = self._ref_bench(bench_name, path, locate, at)
         for i, model in enumerate(file.models):
             where = ("models", i, "id")
             self._define(self.models, model.id, model, path, locate, where)
@@ -351,6 +356,16 @@ class Registry:
             )
         return self.benchmarks[ident]
 
+    def benchmark_of_task(self, name: str) -> Benchmark | None:
+        """The benchmark an eval's task name scores: through the task-name table (``task_names``:
+        ``aime24_nofigures`` is AIME24), else a benchmark id or alias; ``None`` where neither."""
+        if name in self.task_names:
+            return self.benchmarks[self.task_names[name]]
+        try:
+            return self.benchmark(name)
+        except UnknownNameError:
+            return None
+
     def scores_for(self, model: str, benchmark: str, table: str | None = None) -> list[Score]:
         """Published scores, preferred first: the default configuration before special settings,
         single-answer protocols before cons@k, then developer, cited, independent figures, then
@@ -469,6 +484,11 @@ def bundled_registry_path() -> Traversable:
     return resources.files("claims") / "data" / "baselines.yaml"
 
 
+def bundled_task_names_path() -> Traversable:
+    """The shipped table of eval-harness task names (a registry file with only ``task_names``)."""
+    return resources.files("claims") / "data" / "task_names.yaml"
+
+
 def bundled_registry_paths(folder: Traversable | None = None) -> list[Traversable]:
     """The shipped registry: ``baselines.yaml``, then ``baselines/*.yaml`` in name order.
 
@@ -496,13 +516,14 @@ def read_registry_file(path: Path) -> tuple[RegistryFile, Locator]:
 def load_registry(extra: Sequence[Path] = (), bundled: Traversable | None = None) -> Registry:
     """The bundled registry extended by the user's files, in order.
 
-    ``bundled`` replaces the folder of shipped extension files (``claims/data/baselines/``).
+    ``bundled`` replaces the folder of shipped extension files (``claims/data/baselines/``). The
+    shipped task-name table (``claims/data/task_names.yaml``) follows the shipped files.
 
     Raises:
         InputError: a file is malformed or refers to something unknown.
     """
     registry = Registry()
-    for shipped in bundled_registry_paths(bundled):
+    for shipped in [*bundled_registry_paths(bundled), bundled_task_names_path()]:
         with resources.as_file(shipped) as bundled:
             file, locate = read_registry_file(bundled)
             registry.add(file, bundled, locate)

@@ -530,6 +530,10 @@ class RegistryFile(Record):
     benchmark_overrides: list[BenchmarkOverride] = []
     """Corrections of benchmarks defined before (in an earlier file or above), applied before
     this file's tables; a plain redefinition under ``benchmarks`` is refused."""
+    task_names: dict[str, str] = {}
+    """Eval-harness task names (lm-eval's ``aime24_nofigures``) mapped to the benchmark (id or
+    alias) their per-item results score, so imported runs pair in ``receipts check``; a later
+    file may map a name again, and its mapping wins."""
 
 
 class Score(Record):

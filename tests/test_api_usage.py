@@ -111,6 +111,39 @@ def test_anthropic_one_hour_cache_writes_are_kept_apart() -> None:
     assert (call.cache_write_tokens, call.cache_write_1h_tokens) == (1300, 500)
 
 
+def test_anthropic_iterations_are_all_counted_once() -> None:
+    # Anthropic's compaction docs: the top-level usage sums the non-compaction iterations only;
+    # the billed total is the sum over usage.iterations (compaction step included).
+    call = parse_response(fixture("anthropic_message_compaction.json"))
+    assert (call.input_tokens, call.cached_input_tokens, call.cache_write_tokens) == (
+        150000 + 21000, 12000, 2000,
+    )  # fmt: skip
+    assert call.output_tokens == 3000 + 900 and call.others == ()
+
+
+def test_anthropic_iterations_of_another_model_are_priced_under_it() -> None:
+    message = fixture("anthropic_message_compaction.json")
+    message["usage"]["iterations"].append(
+        {"type": "advisor_message", "model": "claude-opus-4-1-20250805", "input_tokens": 800,
+         "output_tokens": 120, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    )  # fmt: skip
+    call = parse_response(message)
+    assert (call.input_tokens, call.output_tokens) == (171000, 3900)
+    (advisor,) = call.others
+    assert (advisor.model, advisor.input_tokens, advisor.output_tokens) == (
+        "claude-opus-4-1-20250805", 800, 120,
+    )  # fmt: skip
+
+
+def test_anthropic_dollars_count_the_compaction_iteration(ledger: Ledger) -> None:
+    report = priced(ledger, fixture("anthropic_message_compaction.json"))
+    lines = lines_of(report)
+    resource = "api/claude-3-5-sonnet-20241022"
+    assert lines[(resource, Unit.INPUT_TOKEN)] == 171000
+    assert lines[(resource, Unit.OUTPUT_TOKEN)] == 3900
+    assert lines[(resource, Unit.CACHED_INPUT_TOKEN)] == 12000
+
+
 def test_gemini_candidates_exclude_thoughts() -> None:
     call = parse_response(fixture("gemini_response.json"))
     assert (call.provider, call.model) == ("gemini", "gemini-2.0-flash-thinking-exp-01-21")
@@ -307,8 +340,11 @@ def test_recording_the_same_response_twice_adds_nothing(ledger: Ledger) -> None:
 
 
 def test_the_wrapper_meters_sync_and_async_call_sites(ledger: Ledger) -> None:
+    made = iter(range(100))
+
     def create(*, model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
-        return fixture("openai_chat_completion.json")
+        response = fixture("openai_chat_completion.json")
+        return {**response, "id": f"{response['id']}-{next(made)}"}  # each call its own id
 
     async def acreate(*, model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
         return fixture("anthropic_message_cache_read.json")
@@ -402,6 +438,36 @@ def test_a_log_imports_with_correct_tokens_and_dollars(url: str) -> None:
     assert cited.run == result.run
 
 
+def test_a_background_response_logged_queued_then_completed_is_one_call(url: str) -> None:
+    log = API / "openai_background.jsonl"
+    with Ledger(url) as ledger:
+        result = import_api_log(ledger, log, subject=SUBJECT)
+        report = build_report(ledger, SUBJECT, "run")
+    assert (result.calls, result.repeated_ids) == (2, 2)
+    (row,) = result.models
+    assert (row.calls, row.calls_without_usage) == (2, 1)  # one finished, one still queued
+    assert (row.input_tokens, row.cached_input_tokens) == (1500 - 1024, 1024)
+    assert (row.output_tokens, row.thinking_tokens) == (2400 - 1856, 1856)
+    lines = lines_of(report)
+    assert lines[(row.resource, Unit.CALL)] == 2
+    assert lines[(row.resource, Unit.THINKING_TOKEN)] == 1856
+    missing = [u for u in report.unpriced if u.quantity is None]
+    assert {u.unit for u in missing} == {Unit.INPUT_TOKEN, Unit.OUTPUT_TOKEN}
+    assert all("1 of 2 calls" in u.reason for u in missing)
+
+
+def test_a_finished_response_is_not_undone_by_a_later_unfinished_line(
+    url: str, tmp_path: Path
+) -> None:
+    lines = (API / "openai_background.jsonl").read_text(encoding="utf-8").splitlines()
+    log = tmp_path / "reordered.jsonl"
+    log.write_text("\n".join([lines[1], lines[0]]) + "\n", encoding="utf-8")
+    with Ledger(url) as ledger:
+        result = import_api_log(ledger, log, subject=SUBJECT)
+    (row,) = result.models
+    assert (result.calls, row.calls_without_usage, row.thinking_tokens) == (1, 0, 1856)
+
+
 def test_the_citation_names_the_file_and_its_lines(url: str) -> None:
     with Ledger(url) as ledger:
         result = import_api_log(ledger, LOG, subject=SUBJECT)
@@ -485,6 +551,11 @@ def test_import_as_json(runner: CliRunner, url: str) -> None:
         ("openai_batch_output.jsonl", ("line 1: an OpenAI Batch API output line",)),
         ("no_model.jsonl", ("line 1: names no model",)),
         ("empty.jsonl", ("no API responses",)),
+        (
+            "iterations_fewer_than_top_level.jsonl",
+            ("line 1: field usage.iterations", "input_tokens (100)", "(500)"),
+        ),
+        ("iterations_not_a_list.jsonl", ("line 1: field usage.iterations", "found dict")),
     ],
 )
 def test_bad_logs_import_nothing(

@@ -143,3 +143,52 @@ def test_an_imported_subject_follows_the_ledger_id_rule() -> None:
     for bad in ("s1\n", "-s1", "s 1", ""):
         with pytest.raises(EvalInputError, match="not a valid id"):
             check_subject(bad)
+
+
+def test_an_inspect_ai_log_against_an_api_model_is_priced_as_api_usage(
+    app: typer.Typer, runner: CliRunner, sqlite_url: str
+) -> None:
+    from decimal import Decimal
+
+    from ledger.audit import build_report
+    from ledger.schema import Unit
+
+    log = DATA / "inspect" / "aime2024_claude-3-5-sonnet.json"
+    done = runner.invoke(app, ["import", "inspect-ai", str(log), "--subject", "judge",
+                               "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    with Ledger(sqlite_url) as store:
+        [run] = store.runs("judge")
+        items = store.eval_items(run.id)
+        usages = {u.unit: u for u in store.usages("judge")}
+        report = build_report(store, "judge", "run")
+    resource = "api/claude-3-5-sonnet-20241022"  # as `receipts import api-log` names it
+    assert {u.resource for u in usages.values()} == {resource}
+    assert {unit: u.quantity for unit, u in usages.items()} == {
+        Unit.INPUT_TOKEN: 360, Unit.CACHE_WRITE_TOKEN: 1900, Unit.CACHED_INPUT_TOKEN: 3800,
+        Unit.OUTPUT_TOKEN: 2150,
+    }  # fmt: skip
+    # the log does not report reasoning tokens apart: unknown, not 0
+    assert usages[Unit.OUTPUT_TOKEN].detail["thinking_tokens"] is None  # type: ignore[index]
+    assert all(i.thinking_tokens is None for i in items)
+    (group,) = report.groups
+    cost = (360 * Decimal("3") + 1900 * Decimal("3.75") + 3800 * Decimal("0.30")
+            + 2150 * Decimal("15")) / 10**6  # fmt: skip
+    assert group.cost_usd_low == group.cost_usd_high == cost
+    assert report.unpriced == []
+
+
+def test_an_inspect_ai_api_usage_with_a_bad_count_is_one_line(
+    app: typer.Typer, runner: CliRunner, sqlite_url: str, tmp_path: Path
+) -> None:
+    data = json.loads((DATA / "inspect" / "aime2024_claude-3-5-sonnet.json").read_text())
+    data["stats"]["model_usage"]["anthropic/claude-3-5-sonnet-20241022"]["output_tokens"] = "12k"
+    log = tmp_path / "log.json"
+    log.write_text(json.dumps(data))
+    done = runner.invoke(app, ["import", "inspect-ai", str(log), "--subject", "judge",
+                               "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 2
+    assert "stats.model_usage.anthropic/claude-3-5-sonnet-20241022.output_tokens" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with Ledger(sqlite_url) as store:
+        assert store.runs() == []

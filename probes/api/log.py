@@ -4,6 +4,8 @@ per model priced by dated cards (each line read by :func:`probes.api.usage.parse
 Idempotent: the run id derives from the file's SHA-256, so the same file imported again adds
 nothing; a log that grew since it was imported (its beginning is an imported file) adds only the
 lines after that file, as a new run. The whole file is checked before anything is written.
+A response id on several lines (an OpenAI background response logged ``queued`` and then
+``completed``) is one call, in its final state (:class:`probes.api.usage.Tally`).
 See docs/api-and-labelling.md.
 """
 
@@ -46,7 +48,10 @@ class ApiLogImport(BaseModel):
     last_line: int
     """Last line of the file."""
     calls: int
-    """Calls read."""
+    """Calls read (a response id logged on several lines is one call, in its last state)."""
+    repeated_ids: int = 0
+    """Lines that repeated an earlier line's response id (a background response logged
+    ``queued``, then ``completed``): each replaced the earlier state instead of adding a call."""
     models: list[ModelTally]
     """Per resource."""
     already_imported: str | None = None
@@ -200,6 +205,7 @@ def import_api_log(
     tally = Tally(price_book(ledger))
     for call in calls:
         tally.add(call)
+    counted = sum(t.calls for t in tally.models.values())
     run_id = f"{subject}/{id_part(stage)}/api-log-{sha[:12]}"
     citation = f"{path.name} (sha256 {sha[:12]}), lines {first}-{last}"
     run = Run(
@@ -218,14 +224,16 @@ def import_api_log(
             "bytes": len(data),
             "first_line": first,
             "last_line": last,
-            "calls": len(calls),
+            "calls": counted,
+            "lines_replaced": tally.replaced,
         },
     )
     done = ledger.record([*new_subject, run, *tally.usages(run_id, Provenance.REPORTED, citation)])
     return base.model_copy(
         update={
             "run": run_id,
-            "calls": len(calls),
+            "calls": counted,
+            "repeated_ids": tally.replaced,
             "models": list(tally.models.values()),
             "cost": costs_of_runs(ledger, subject, [run_id])[run_id],
             "appended": done.appended,

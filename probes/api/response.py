@@ -38,7 +38,7 @@ docs/api-and-labelling.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.bounds import MAX_TOKENS_PER_CALL
@@ -73,6 +73,12 @@ class ApiCall:
     """How far the response's own total exceeds the parts above (not priced; see the docs)."""
     response_id: str | None = None
     """The provider's id of the response, where it has one."""
+    final: bool = True
+    """False for an OpenAI background response logged before it finished (``status``
+    ``queued`` or ``in_progress``): the same ``id`` is logged again when it ends."""
+    others: tuple[ApiCall, ...] = ()
+    """Tokens that another model spent within this call (Anthropic ``usage.iterations`` naming
+    another model, e.g. an advisor sub-inference): priced under that model, not a call."""
 
 
 def _field(obj: Any, *names: str) -> Any:
@@ -143,11 +149,20 @@ def parse_response(
         raise InputError(f"{where}: names no model (no model or modelVersion field)")
     rid = _field(response, "id", "responseId", "response_id")
     rid = str(rid) if rid is not None else None
+    status = _field(response, "status")
+    final = status not in _NOT_FINAL
     if meta is not None:
         return _gemini(meta, served, rid, where)
     if usage is not None:
-        return _openai_or_anthropic(response, usage, served, rid, where)
-    return ApiCall(provider=provider, model=served, has_usage=False, response_id=rid)
+        call = _openai_or_anthropic(response, usage, served, rid, where)
+        return call if final else replace(call, final=False)
+    return ApiCall(provider=provider, model=served, has_usage=False, response_id=rid, final=final)
+
+
+_NOT_FINAL = ("queued", "in_progress")
+"""OpenAI Responses API statuses of a response not finished yet (a ``background: true``
+request is returned ``queued`` and polled until ``completed``, ``failed``, ``cancelled`` or
+``incomplete``; openai-python ``types/responses/response_status.py``)."""
 
 
 def _provider_without_usage(response: Any) -> str:
@@ -184,18 +199,17 @@ def _openai_or_anthropic(
         or _field(usage, "cache_creation_input_tokens", "cache_read_input_tokens") is not None
     )
     if anthropic:
-        write = _count(usage, "usage", where, "cache_creation_input_tokens")
-        hour = _count(
-            _field(usage, "cache_creation"), "usage.cache_creation", where,
-            "ephemeral_1h_input_tokens",
-        )  # fmt: skip
+        iterations = _field(usage, "iterations")
+        if iterations is not None and iterations != []:
+            return _anthropic_iterations(usage, iterations, inp, out, model, rid, where)
+        write, hour = _anthropic_writes(usage, "usage", where)
         return ApiCall(
             provider="anthropic",
             model=model,
             has_usage=True,
             input_tokens=inp,
             cached_input_tokens=_count(usage, "usage", where, "cache_read_input_tokens"),
-            cache_write_tokens=_part(write, hour, where, "1-hour part of cache_creation"),
+            cache_write_tokens=write,
             cache_write_1h_tokens=hour,
             output_tokens=out,
             response_id=rid,
@@ -205,6 +219,83 @@ def _openai_or_anthropic(
         ("input_tokens", "output_tokens", "output_tokens"),
         ("input_tokens_details", "output_tokens_details"),
     )  # fmt: skip
+
+
+def _anthropic_writes(usage: Any, path: str, where: str) -> tuple[int, int]:
+    """Anthropic's 5-minute and 1-hour cache writes (the 1-hour ones are part of the whole)."""
+    write = _count(usage, path, where, "cache_creation_input_tokens")
+    hour = _count(
+        _field(usage, "cache_creation"), f"{path}.cache_creation", where,
+        "ephemeral_1h_input_tokens",
+    )  # fmt: skip
+    return _part(write, hour, where, "1-hour part of cache_creation"), hour
+
+
+def _anthropic_iterations(
+    usage: Any, iterations: Any, inp: int, out: int, model: str, rid: str | None, where: str
+) -> ApiCall:
+    """An Anthropic response with ``usage.iterations`` (server-side compaction, server tool
+    loops, advisor sub-inferences): every iteration counted, the top-level figures not again.
+
+    Anthropic's compaction docs ("Understanding usage",
+    platform.claude.com/docs/en/build-with-claude/compaction): "The top-level input_tokens and
+    output_tokens do not include compaction iteration usage. They reflect the sum of all
+    non-compaction iterations. To calculate total tokens consumed and billed for a request, sum
+    across all entries in the usage.iterations array." The SDK's ``BetaUsage.iterations``
+    (anthropic-sdk-python ``types/beta/beta_usage.py``) lists ``message``, ``compaction``,
+    ``advisor_message`` and ``fallback_message`` entries, each with input, output, cache-read
+    and cache-creation counts, and (except compaction) the ``model`` that ran it. So the call's
+    tokens are the sum over the iterations, and the top-level counts, a part of that sum, must
+    not exceed it. An iteration naming another model is priced under that model.
+    """
+    if isinstance(iterations, Mapping) or not isinstance(iterations, list | tuple):
+        raise InputError(
+            f"{where}: field usage.iterations: expected a list of iterations, found "
+            f"{type(iterations).__name__}"
+        )
+    sums: dict[str, dict[str, int]] = {}
+    for i, item in enumerate(iterations):
+        path = f"usage.iterations[{i}]"
+        if item is None or isinstance(item, str | int | float | list):
+            raise InputError(f"{where}: field {path}: expected an object, found {item!r}")
+        named = _field(item, "model")
+        key = str(named) if named is not None else model
+        write, hour = _anthropic_writes(item, path, where)
+        parts = {
+            "input_tokens": _count(item, path, where, "input_tokens", required=True),
+            "output_tokens": _count(item, path, where, "output_tokens", required=True),
+            "cached_input_tokens": _count(item, path, where, "cache_read_input_tokens"),
+            "cache_write_tokens": write,
+            "cache_write_1h_tokens": hour,
+        }
+        into = sums.setdefault(key, dict.fromkeys(parts, 0))
+        for name, value in parts.items():
+            into[name] += value
+    total = {
+        name: sum(s[name] for s in sums.values()) for name in ("input_tokens", "output_tokens")
+    }
+    for name, top in (("input_tokens", inp), ("output_tokens", out)):
+        if total[name] < top:
+            raise InputError(
+                f"{where}: field usage.iterations: the iterations' {name} ({total[name]}) are "
+                f"fewer than the top-level usage.{name} ({top}), which is a part of them"
+            )
+    own = sums.pop(model, None) or {}
+    others = tuple(_summed(name, parts) for name, parts in sums.items())
+    return replace(_summed(model, own), response_id=rid, others=others)
+
+
+def _summed(model: str, parts: Mapping[str, int]) -> ApiCall:
+    return ApiCall(
+        provider="anthropic",
+        model=model,
+        has_usage=True,
+        input_tokens=parts.get("input_tokens", 0),
+        cached_input_tokens=parts.get("cached_input_tokens", 0),
+        cache_write_tokens=parts.get("cache_write_tokens", 0),
+        cache_write_1h_tokens=parts.get("cache_write_1h_tokens", 0),
+        output_tokens=parts.get("output_tokens", 0),
+    )
 
 
 def _openai(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from ledger.schema import Provenance, Unit, Usage
 from ledger.store import Ledger
 from probes.api.response import ApiCall, parse_response
 from probes.ids import id_part
+from probes.resources import resolve_resource
 
 if TYPE_CHECKING:
     from probes.run.session import MeteredRun
@@ -32,32 +32,13 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{2}-\d{2}|\d{3,4}|latest)$")
-
-
 # -- model ids and price cards ----------------------------------------------------------------
 
 
-def resolve_resource(model: str, book: PriceBook) -> tuple[str, str]:
-    """The ledger resource of a provider's model string, and how it matched a card.
-
-    Rule: ``api/<model>`` where a card prices that exact id; else ``api/<base>`` where the model
-    is a dated or numbered snapshot (``-2024-07-18``, ``-20241022``, ``-01-21``, ``-1219``,
-    ``-001``, ``-latest``) and a card prices the base id; else ``api/<model>``, which no card
-    prices (listed as unpriced). A ``models/`` prefix (Gemini) is dropped first.
-
-    Returns:
-        ``(resource, match)`` with match ``exact``, ``snapshot`` or ``no card``.
-    """
-    name = model.strip().removeprefix("models/")
-    priced = {card.resource for card in book.cards}
-    exact = f"api/{name}"
-    if exact in priced:
-        return exact, "exact"
-    base = _SNAPSHOT.sub("", name)
-    if base != name and f"api/{base}" in priced:
-        return f"api/{base}", "snapshot"
-    return exact, "no card"
+_COUNTS = (
+    "input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+    "output_tokens", "thinking_tokens", "unaccounted_tokens",
+)  # fmt: skip
 
 
 class ModelTally(BaseModel):
@@ -77,6 +58,9 @@ class ModelTally(BaseModel):
     """Calls."""
     calls_without_usage: int = 0
     """Calls whose response carried no usage: recorded as unquantified tokens."""
+    sub_inferences: int = 0
+    """Iterations of other models' calls run by this model (Anthropic advisor iterations):
+    their tokens are counted here, but they are not calls."""
     input_tokens: int = 0
     """Uncached input tokens."""
     cached_input_tokens: int = 0
@@ -92,20 +76,20 @@ class ModelTally(BaseModel):
     unaccounted_tokens: int = 0
     """Tokens in the responses' own totals beyond the parts above (not priced)."""
 
-    def add(self, call: ApiCall) -> None:
-        """Count one call."""
+    def add(self, call: ApiCall, *, sign: int = 1, as_call: bool = True) -> None:
+        """Count one call (``sign`` -1 takes it back out; ``as_call`` False: tokens only)."""
         for names, value in ((self.models, call.model), (self.providers, call.provider)):
             if value not in names:
                 names.append(value)
-        self.calls += 1
+        if as_call:
+            self.calls += sign
+        else:
+            self.sub_inferences += sign
         if not call.has_usage:
-            self.calls_without_usage += 1
+            self.calls_without_usage += sign
             return
-        for name in (
-            "input_tokens", "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens",
-            "output_tokens", "thinking_tokens", "unaccounted_tokens",
-        ):  # fmt: skip
-            setattr(self, name, getattr(self, name) + getattr(call, name))
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + sign * getattr(call, name))
 
     def usages(
         self,
@@ -122,7 +106,7 @@ class ModelTally(BaseModel):
             "price_match": self.price_match,
         }
         key = f"{prefix or run_id}/{id_part(self.resource)}"
-        with_usage = self.calls - self.calls_without_usage
+        with_usage = self.calls - self.calls_without_usage + self.sub_inferences
         rows: list[tuple[str, str, Unit, float | None, str | None]] = [
             ("call", self.resource, Unit.CALL, float(self.calls), None)
         ]
@@ -179,21 +163,46 @@ class ModelTally(BaseModel):
 
 
 class Tally:
-    """Calls summed per resource, with each model resolved against a price book once."""
+    """Calls summed per resource, with each model resolved against a price book once.
+
+    A response id seen again replaces the call counted under it (an OpenAI background response
+    is logged ``queued``, then ``completed``, under one ``id``): one call, in its final state,
+    where it reached one; a finished call is never replaced by an unfinished one.
+    """
 
     def __init__(self, book: PriceBook) -> None:
         self.book = book
         self.models: dict[str, ModelTally] = {}
         self._resolved: dict[str, tuple[str, str]] = {}
+        self._by_id: dict[tuple[str, str], ApiCall] = {}
+        self.replaced = 0
+        """Calls that replaced an earlier line with the same response id."""
+
+    def _tally(self, model: str) -> ModelTally:
+        if model not in self._resolved:
+            self._resolved[model] = resolve_resource(model, self.book)
+        resource, match = self._resolved[model]
+        return self.models.setdefault(resource, ModelTally(resource=resource, price_match=match))
+
+    def _count(self, call: ApiCall, sign: int) -> ModelTally:
+        tally = self._tally(call.model)
+        tally.add(call, sign=sign)
+        for other in call.others:
+            self._tally(other.model).add(other, sign=sign, as_call=False)
+        return tally
 
     def add(self, call: ApiCall) -> ModelTally:
         """Count one call under its resource; returns that resource's tally."""
-        if call.model not in self._resolved:
-            self._resolved[call.model] = resolve_resource(call.model, self.book)
-        resource, match = self._resolved[call.model]
-        tally = self.models.setdefault(resource, ModelTally(resource=resource, price_match=match))
-        tally.add(call)
-        return tally
+        key = (call.provider, call.response_id) if call.response_id else None
+        if key is not None and key in self._by_id:
+            earlier = self._by_id[key]
+            if earlier.final and not call.final:
+                return self._tally(earlier.model)
+            self._count(earlier, -1)
+            self.replaced += 1
+        if key is not None:
+            self._by_id[key] = call
+        return self._count(call, 1)
 
     def usages(
         self,

@@ -115,13 +115,19 @@ def utc_from_unix(value: Any) -> datetime | None:
         return None
 
 
+_FORCED_ANSWER = re.compile(r"(?:\r?\n|\\n)*Final Answer:")
+"""An answer opened by ``Final Answer:``, after newlines, real or written as backslash-n."""
+
+
 def split_forced(response: str) -> tuple[str, str, bool] | None:
     """A budget-forced response cut into (thinking, answer, forced end).
 
     ``None`` where the response has no ``<|im_start|>think`` ... ``<|im_start|>answer``
     structure. The end counts as forced when the answer begins with ``Final Answer:``, the text
     s1 inserts when the thinking budget runs out (a model that writes those words itself right
-    after the delimiter is counted as forced too: the log does not tell them apart).
+    after the delimiter is counted as forced too: the log does not tell them apart). The newline
+    before it may be a real one or, where a harness wrote it escaped, the two characters
+    backslash and ``n``.
     """
     start = response.find(THINK_START)
     end = response.find(THINK_END, start + len(THINK_START)) if start >= 0 else -1
@@ -129,7 +135,7 @@ def split_forced(response: str) -> tuple[str, str, bool] | None:
         return None
     thinking = response[start + len(THINK_START) : end]
     answer = response[end + len(THINK_END) :]
-    return thinking, answer, answer.lstrip("\n").startswith("Final Answer:")
+    return thinking, answer, _FORCED_ANSWER.match(answer) is not None
 
 
 def binary(value: Any) -> bool | None:

@@ -4,9 +4,12 @@ An inspect log fits the same model as an lm-eval task: one eval (task, model, ge
 dataset) is one run, each sample one item per scorer, each epoch a sample index. Scores ``C``
 and ``I`` (or 1/0, true/false) are correct and wrong; ``N`` (no answer) is wrong; partial
 credit (``P``, fractions) is left unjudged. Token usage comes from the log's own counts
-(``model_usage``): ``input_tokens`` as prompt, ``reasoning_tokens`` as thinking and the rest of
-``output_tokens`` as answer (inspect counts reasoning inside output), recorded as ``reported``
-with the log as citation. Only the JSON log format is read (``--log-format json``); ``.eval``
+(``stats.model_usage``), recorded as ``reported`` with the log as citation: a model run here
+(``vllm/...``, ``hf/...``) as informational tokens by role (``input_tokens`` as prompt,
+``reasoning_tokens`` as thinking and the rest of ``output_tokens`` as answer: inspect counts
+reasoning inside output), a hosted API model (``openai/...``, ``anthropic/...``) priced as API
+usage under ``api/<model>`` (:func:`_api_usages`), thinking unknown where not reported.
+Only the JSON log format is read (``--log-format json``); ``.eval``
 archives can be converted with ``inspect log convert --to json``.
 """
 
@@ -17,8 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.audit import price_book
 from ledger.errors import NotFoundError
 from ledger.files import parse_json
+from ledger.prices import PriceBook
 from ledger.schema import (
     Category,
     EvalItem,
@@ -27,11 +32,15 @@ from ledger.schema import (
     Run,
     RunStatus,
     Subject,
+    Unit,
+    Usage,
 )
 from ledger.store import Ledger
 from probes.evals.errors import EvalInputError
 from probes.evals.imports import binary, check_subject, protocol_of, role_token_usages, safe_id
 from probes.evals.schema import ImportedRun
+from probes.ids import id_part
+from probes.resources import resolve_resource
 
 _SCORE = {"C": True, "I": False, "N": False}
 
@@ -42,18 +51,117 @@ def _score(value: Any) -> bool | None:
     return binary(value)
 
 
-def _usage(usages: Any) -> dict[str, int]:
-    """Prompt, thinking and answer tokens summed over the models of a usage map."""
-    out = {"prompt": 0, "thinking": 0, "answer": 0}
+def _usage(usages: Any) -> dict[str, int | None]:
+    """Prompt, thinking and answer tokens summed over the models of a usage map; thinking is
+    ``None`` (unknown, not 0) where no model's usage reports ``reasoning_tokens``."""
+    out: dict[str, int | None] = {"prompt": 0, "thinking": None, "answer": 0}
+    prompt = answer = 0
     for usage in (usages or {}).values():
         if not isinstance(usage, dict):
             continue
-        reasoning = int(usage.get("reasoning_tokens") or 0)
-        out["prompt"] += int(usage.get("input_tokens") or 0)
-        out["prompt"] += int(usage.get("input_tokens_cache_read") or 0)
-        out["thinking"] += reasoning
-        out["answer"] += max(int(usage.get("output_tokens") or 0) - reasoning, 0)
+        reported = usage.get("reasoning_tokens")
+        reasoning = int(reported or 0)
+        prompt += int(usage.get("input_tokens") or 0)
+        prompt += int(usage.get("input_tokens_cache_read") or 0)
+        prompt += int(usage.get("input_tokens_cache_write") or 0)
+        if reported is not None:
+            out["thinking"] = (out["thinking"] or 0) + reasoning
+        answer += max(int(usage.get("output_tokens") or 0) - reasoning, 0)
+    out["prompt"], out["answer"] = prompt, answer
     return out
+
+
+_LOCAL = frozenset(
+    {"hf", "vllm", "sglang", "ollama", "llama-cpp-python", "transformer_lens", "mockllm", "none"}
+)
+"""inspect_ai model providers that run the model here (its tokens are informational, priced by
+the GPU time they took): any other ``provider/model`` is a hosted API, billed per token."""
+
+_FIELDS = (
+    "input_tokens", "output_tokens", "input_tokens_cache_read", "input_tokens_cache_write",
+    "reasoning_tokens",
+)  # fmt: skip
+
+
+def _api_model(key: str) -> str | None:
+    """The API model of an inspect model key (``openai/gpt-4o`` -> ``gpt-4o``), else None."""
+    provider, _, name = key.partition("/")
+    return name if name and provider not in _LOCAL else None
+
+
+def _api_usages(
+    book: PriceBook, run_id: str, usages: dict[str, Any], path: Path
+) -> tuple[list[Usage], list[str]]:
+    """An API model's tokens as priced usages, as ``receipts import api-log`` records them.
+
+    inspect_ai's ``ModelUsage`` (``model/_model_output.py``): ``input_tokens`` is the fresh
+    (uncached) input, ``input_tokens_cache_read`` and ``input_tokens_cache_write`` the cached
+    parts, ``output_tokens`` includes ``reasoning_tokens`` (except the ``google`` provider,
+    whose ``output_tokens`` is Gemini's ``candidates_token_count``, thoughts excluded), and
+    ``reasoning_tokens`` is ``None`` where the provider reports none: then the thinking tokens
+    are unknown (priced inside the output, recorded as unknown, never as 0).
+    """
+    rows: list[Usage] = []
+    models: list[str] = []
+    for key, usage in usages.items():
+        name = _api_model(str(key))
+        if name is None:
+            continue
+        where = f"{path}: field stats.model_usage.{key}"
+        if not isinstance(usage, dict):
+            raise EvalInputError(f"{where}: expected an object, found {type(usage).__name__}")
+        counts: dict[str, int | None] = {}
+        for field in _FIELDS:
+            value = usage.get(field)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):  # fmt: skip
+                raise EvalInputError(
+                    f"{where}.{field}: expected a token count (a non-negative integer), "
+                    f"found {value!r}"
+                )
+            counts[field] = value
+        output = counts["output_tokens"] or 0
+        reasoning = counts["reasoning_tokens"]
+        if reasoning is not None and not key.startswith("google/"):
+            if reasoning > output:
+                raise EvalInputError(
+                    f"{where}.reasoning_tokens: {reasoning} exceeds output_tokens ({output}), "
+                    "which include them"
+                )
+            output -= reasoning
+        resource, match = resolve_resource(name, book)
+        models.append(resource)
+        detail = {"model": key, "price_match": match, "thinking_tokens": reasoning}
+        note = (
+            None
+            if reasoning is not None
+            else "thinking tokens not reported apart by the log: unknown, priced inside output"
+        )
+        for suffix, unit, quantity, why in (
+            ("input", Unit.INPUT_TOKEN, counts["input_tokens"] or 0, None),
+            ("cached-input", Unit.CACHED_INPUT_TOKEN, counts["input_tokens_cache_read"], None),
+            ("cache-write", Unit.CACHE_WRITE_TOKEN, counts["input_tokens_cache_write"], None),
+            ("output", Unit.OUTPUT_TOKEN, output, note),
+            ("thinking", Unit.THINKING_TOKEN, reasoning, None),
+        ):
+            if quantity is None or (quantity == 0 and suffix not in ("input", "output")):
+                continue
+            rows.append(
+                Usage(
+                    id=f"{run_id}/{id_part(resource)}/{suffix}",
+                    run=run_id,
+                    resource=resource,
+                    unit=unit,
+                    quantity=float(quantity),
+                    provenance=Provenance.REPORTED,
+                    citation=str(path),
+                    note=why,
+                    detail=detail,
+                )
+            )
+    return rows, models
 
 
 def _text(sample: dict[str, Any]) -> str | None:
@@ -113,11 +221,8 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
     scorers = [s.get("name") for s in (data.get("results") or {}).get("scores") or []]
     samples = data.get("samples") or []
     items: list[EvalItem] = []
-    totals = {"prompt": 0, "thinking": 0, "answer": 0}
     for sample in samples:
         counts = _usage(sample.get("model_usage"))
-        for role in totals:
-            totals[role] += counts[role]
         for name, score in (sample.get("scores") or {}).items():
             if name not in scorers:
                 scorers.append(name)
@@ -140,7 +245,7 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
                     extracted_answer=(score or {}).get("answer"),
                     gold_answer=", ".join(target) if isinstance(target, list) else target,
                     prompt_tokens=counts["prompt"] or None,
-                    thinking_tokens=counts["thinking"] or None,
+                    thinking_tokens=counts["thinking"],
                     answer_tokens=counts["answer"] or None,
                     latency_s=sample.get("total_time"),
                     trace=_text(sample),
@@ -184,13 +289,18 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
             "reported_results": (data.get("results") or {}).get("scores"),
         },
     )
-    if not totals["prompt"] and not totals["answer"]:
-        totals = _usage((data.get("stats") or {}).get("model_usage"))
-    usages = (
-        role_token_usages(run_id, model, totals, provenance=Provenance.REPORTED, citation=str(path))
-        if totals["prompt"] or totals["answer"]
-        else []
-    )
+    stats_usage = (data.get("stats") or {}).get("model_usage")
+    if not isinstance(stats_usage, dict) or not stats_usage:
+        stats_usage = _summed(samples)
+    usages, priced = _api_usages(price_book(ledger), run_id, stats_usage, path)
+    local = {k: v for k, v in stats_usage.items() if _api_model(str(k)) is None}
+    totals = _usage(local)
+    if totals["prompt"] or totals["answer"]:
+        roles: dict[str, int] = {role: value or 0 for role, value in totals.items()}
+        usages += role_token_usages(
+            run_id, model, roles, provenance=Provenance.REPORTED, citation=str(path)
+        )
+    run.detail["priced_as_api"] = priced  # type: ignore[index]
     records: list[Record] = []
     try:
         ledger.subject(subject)
@@ -210,6 +320,21 @@ def _import(ledger: Ledger, path: Path, subject: str, data: dict[str, Any]) -> l
             reported=_reported_accuracy(data, scorers[0] if scorers else None),
         )
     ]
+
+
+def _summed(samples: list[Any]) -> dict[str, Any]:
+    """The samples' ``model_usage`` maps summed per model (logs without ``stats.model_usage``)."""
+    out: dict[str, dict[str, int]] = {}
+    for sample in samples:
+        for key, usage in ((sample or {}).get("model_usage") or {}).items():
+            if not isinstance(usage, dict):
+                continue
+            into = out.setdefault(str(key), {})
+            for field in _FIELDS:
+                value = usage.get(field)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    into[field] = into.get(field, 0) + value
+    return out
 
 
 def _when(value: Any) -> datetime | None:

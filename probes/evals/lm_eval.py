@@ -7,6 +7,14 @@ lm-eval writes, under ``--output_path``, one directory per model holding ``resul
 ``arguments``, ``resps``, ``filtered_resps``, ``filter`` and one field per metric
 (``exact_match``...). Each task becomes one run (status ``reported``, the results file as its
 citation) and each sample row one item per 0/1 metric.
+
+A task with several filters (gsm8k's ``strict-match`` and ``flexible-extract``) has one sample row
+per document and filter. Each filter's results are kept apart, under the metric name the results
+file uses (``exact_match,strict-match``). Rows carry the filter in ``filter`` in recent harness
+versions; older ones (and s1's fork) write the rows without it, filter after filter, in the order
+the results file lists them: there the n-th row of a document belongs to the n-th filter. The
+primary metric is the first per-item metric the results file reports for the task (the harness
+lists them as it computed them: the first filter's first metric).
 """
 
 from __future__ import annotations
@@ -165,7 +173,8 @@ def _task_records(
     samples_path = results.parent / f"samples_{task}_{_stamp(results)}.jsonl"
     rows = _samples(samples_path) if samples_path.is_file() else []
     reported = data["results"].get(task) or {}
-    items, metric_names = _items(run_id, task, rows, reported, tokenizer)
+    filters = _row_filters(rows, _filters(data, task), samples_path)
+    items, metric_names = _items(run_id, task, rows, filters, reported, tokenizer)
     primary = metric_names[0] if metric_names else None
     effective = (data.get("n-samples") or {}).get(task, {}).get("effective")
     repeats = int(task_config.get("repeats") or 1)
@@ -218,16 +227,57 @@ def _task_records(
     return run, items, summary
 
 
+def _filters(data: dict[str, Any], task: str) -> list[str]:
+    """The task's filters in the harness's order: as the results file lists its metrics, then
+    any other the task's config names; ``none`` (no filter) where neither names one."""
+    names: list[str] = []
+    for key in data["results"].get(task) or {}:
+        metric, comma, flt = str(key).partition(",")
+        if comma and not metric.endswith("_stderr") and flt not in names:
+            names.append(flt)
+    config = (data.get("configs") or {}).get(task) or {}
+    for entry in config.get("filter_list") or []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name and str(name) not in names:
+            names.append(str(name))
+    return names or ["none"]
+
+
+def _row_filters(rows: list[dict[str, Any]], filters: list[str], path: Path) -> list[str]:
+    """The filter of each sample row: its ``filter`` field, or, where the harness wrote none, the
+    n-th of the task's filters for the n-th row of the same document.
+
+    Raises:
+        EvalInputError: a document has more rows without a filter than the task has filters.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for row in rows:
+        if row.get("filter") is not None:
+            out.append(str(row["filter"]))
+            continue
+        doc = str(row["doc_id"])
+        nth = seen.get(doc, 0)
+        seen[doc] = nth + 1
+        if nth >= len(filters):
+            raise EvalInputError(
+                f"{path}: doc_id {doc} has {nth + 1} rows without a filter field, but the "
+                f"results name {len(filters)} filter(s) ({', '.join(filters)})"
+            )
+        out.append(filters[nth])
+    return out
+
+
 def _items(
     run_id: str,
     task: str,
     rows: list[dict[str, Any]],
+    filters: list[str],
     reported: dict[str, Any],
     tokenizer: Any | None,
 ) -> tuple[list[EvalItem], list[str]]:
     names: list[str] = []
-    for row in rows:
-        flt = str(row.get("filter") or "none")
+    for row, flt in zip(rows, filters, strict=True):
         for metric in _metrics(row):
             name = f"{metric},{flt}"
             if name not in names:
@@ -236,8 +286,7 @@ def _items(
     order = [k for k in reported if k in names]
     names = order + [n for n in names if n not in order]
     items: list[EvalItem] = []
-    for row in rows:
-        flt = str(row.get("filter") or "none")
+    for row, flt in zip(rows, filters, strict=True):
         item_id = _item_id(row)
         response = _response(row)
         split = split_forced(response) if response is not None else None
