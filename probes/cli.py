@@ -14,7 +14,7 @@ import_app = typer.Typer(
     cls=ErrorHandlingGroup,
     no_args_is_help=True,
     help="Import usage and results that other tools recorded (Slurm, API logs, Label Studio, "
-    "lm-evaluation-harness).",
+    "lm-evaluation-harness, Hugging Face trainer states).",
 )
 
 
@@ -28,11 +28,13 @@ def register(app: typer.Typer) -> None:
     from probes.run import cli as run_cli
     from probes.slurm import cli as slurm_cli
     from probes.tokens import cli as tokens_cli
+    from probes.training import cli as training_cli
 
     run_cli.register(app)
     app.add_typer(import_app, name="import")
     slurm_cli.register(import_app, app)
     api_cli.register(import_app)
+    training_cli.register(import_app)
     labelling_cli.register(app, import_app)
     funnel_cli.register(app)
     tokens_cli.register(app)

@@ -468,6 +468,52 @@ def test_a_finished_response_is_not_undone_by_a_later_unfinished_line(
     assert (result.calls, row.calls_without_usage, row.thinking_tokens) == (1, 0, 1856)
 
 
+def test_a_batch_output_file_is_priced_by_the_batch_cards(url: str) -> None:
+    """OpenAI Batch API output lines (custom_id, response.status_code/body, error): the calls
+    priced at the batch cards (50% of the standard ones); failed and expired lines are calls
+    without usage, listed as not quantified, never $0."""
+    with Ledger(url) as ledger:
+        result = import_api_log(ledger, API / "openai_batch_output.jsonl", subject=SUBJECT)
+        report = build_report(ledger, SUBJECT, "run")
+    (row,) = result.models
+    assert (row.resource, row.price_match) == ("api/gpt-4o-mini/batch", "snapshot")
+    assert (row.calls, row.calls_without_usage) == (4, 2)
+    assert (row.input_tokens, row.cached_input_tokens, row.output_tokens) == (1952, 2048, 100)
+    assert result.cost is not None
+    # 1952 x $0.075/M + 2048 x ($0.0375..$0.075)/M + 100 x $0.30/M
+    assert result.cost.cost_usd_low == Decimal("0.0002532")
+    assert result.cost.cost_usd_high == Decimal("0.00033")
+    missing = [u for u in report.unpriced if u.quantity is None]
+    assert {u.unit for u in missing} == {Unit.INPUT_TOKEN, Unit.OUTPUT_TOKEN}
+    assert all("2 of 4 calls" in u.reason and "Batch API error" in u.reason for u in missing)
+
+
+@pytest.mark.parametrize(
+    ("line", "needles"),
+    [
+        ('{"custom_id": "a", "response": [1]}', ("field response", "found list")),
+        (
+            '{"custom_id": "a", "response": {"status_code": "200", "body": {}}}',
+            ("field response.status_code", "'200'"),
+        ),
+        (
+            '{"custom_id": "a", "response": {"status_code": 200, "body": "x"}}',
+            ("field response.body", "found str"),
+        ),
+        ('{"custom_id": "a", "response": {"status_code": 200}}', ("field response.body",)),
+    ],
+)
+def test_bad_batch_lines_import_nothing(
+    runner: CliRunner, url: str, tmp_path: Path, line: str, needles: tuple[str, ...]
+) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    done = runner.invoke(APP, import_args(path, url))
+    assert_bad_input(done, str(path), "line 1", *needles)
+    with Ledger(url) as ledger:
+        assert ledger.runs(SUBJECT) == []
+
+
 def test_the_citation_names_the_file_and_its_lines(url: str) -> None:
     with Ledger(url) as ledger:
         result = import_api_log(ledger, LOG, subject=SUBJECT)
@@ -548,7 +594,6 @@ def test_import_as_json(runner: CliRunner, url: str) -> None:
         ("not_a_response.jsonl", ("line 2: not an OpenAI, Anthropic or Gemini response",)),
         ("negative_tokens.jsonl", ("line 2: field usage.completion_tokens", "-5")),
         ("cached_exceeds_prompt.jsonl", ("line 2: cached and cache_write_tokens of prompt",)),
-        ("openai_batch_output.jsonl", ("line 1: an OpenAI Batch API output line",)),
         ("no_model.jsonl", ("line 1: names no model",)),
         ("empty.jsonl", ("no API responses",)),
         (

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 from ledger.store import Ledger
 from receipts.cli import app
 from tests.cli_helpers import assert_bad_input
+from tests.inspect_archive import eval_archive
 
 DATA = Path(__file__).parent / "data"
 BAD = Path(__file__).parent / "badinput"
@@ -85,6 +87,8 @@ LM_DIR = DATA / "lm_eval" / "s1-budget-forcing" / "simplescaling__s1-32B"
 (LM_RESULTS,) = LM_DIR.glob("results_*.json")
 (LM_SAMPLES,) = LM_DIR.glob("samples_*.jsonl")
 INSPECT = json.loads(text(DATA / "inspect" / "aime2024_s1-32B.json"))
+BATCH_LINES = text(DATA / "api" / "openai_batch_output.jsonl").splitlines()
+TRAINER_STATE = text(DATA / "training" / "trainer_state.json")
 
 
 def case(**changes: object) -> dict[str, Content]:
@@ -161,6 +165,18 @@ def api(change: Callable[[dict[str, object]], None] | None = None) -> dict[str, 
     return {"api.jsonl": json.dumps(line) + "\n"}
 
 
+def batch(change: Callable[[dict[str, Any]], None]) -> dict[str, Content]:
+    line = json.loads(BATCH_LINES[0])
+    change(line)
+    return {"api.jsonl": json.dumps(line) + "\n"}
+
+
+def trainer(change: Callable[[dict[str, Any]], None]) -> dict[str, Content]:
+    state = json.loads(TRAINER_STATE)
+    change(state)
+    return {"trainer_state.json": json.dumps(state, indent=2)}
+
+
 def tasks(change: Callable[[list[dict[str, object]]], None]) -> dict[str, Content]:
     data = json.loads(json.dumps(TASKS))
     change(data)
@@ -190,6 +206,16 @@ def lm_samples(old: str, new: str) -> dict[str, Content]:
     return lm(samples=body.replace(old, new, 1))
 
 
+def archive(
+    change: Callable[[dict[str, object]], None] = lambda d: None, **kw: object
+) -> dict[str, Content]:
+    """The inspect fixture as a ``.eval`` archive (``log.eval``), changed; ``kw`` as
+    :func:`tests.inspect_archive.eval_archive` takes them (members dropped or replaced)."""
+    data = json.loads(json.dumps(INSPECT))
+    change(data)
+    return {"log.eval": eval_archive(data, **kw)}  # type: ignore[arg-type]
+
+
 def inspect(change: Callable[[dict[str, object]], None]) -> dict[str, Content]:
     data = json.loads(json.dumps(INSPECT))
     change(data)
@@ -213,10 +239,12 @@ ITEMS_ARGS = [
 SACCT_TXT = ["import", "sacct", "{d}/sacct.txt", "--subject", "toy", "--stage", "sft",
              "--category", "fine_tuning"]  # fmt: skip
 SACCT_JS = [*SACCT_TXT[:2], "{d}/sacct.json", *SACCT_TXT[3:]]
+TRAINER = ["import", "trainer-state", "{d}/trainer_state.json", "--subject", "toy"]
 API_LOG = ["import", "api-log", "{d}/api.jsonl", "--subject", "toy"]
 LABEL_STUDIO = ["import", "label-studio", "{d}/export.json", "--subject", "toy"]
 LM_EVAL = ["import", "lm-eval", "{d}/out", "--subject", "toy"]
 INSPECT_AI = ["import", "inspect-ai", "{d}/log.json", "--subject", "toy"]
+INSPECT_EVAL = ["import", "inspect-ai", "{d}/log.eval", "--subject", "toy"]
 TOKENS = ["tokens", "count", "{d}/data.jsonl", "--field", "question", "--workers", "1"]
 EVAL = ["eval", "run", "--model", "{d}/no-model", "--data", "{d}/items.jsonl", "--subject", "toy"]
 LABEL_START = ["label", "start", "--subject", "toy", "--task", "t", "--annotator", "ana"]
@@ -974,6 +1002,137 @@ API_CASES = [
     ),
 ]
 
+# -- OpenAI Batch API output lines (receipts import api-log) ---------------------------------
+
+BATCH_CASES = [
+    ok("batch-output-file", {"api.jsonl": "\n".join(BATCH_LINES) + "\n"}, API_LOG),
+    ok("batch-only-errors", {"api.jsonl": "\n".join(BATCH_LINES[2:]) + "\n"}, API_LOG),
+    bad(
+        "batch-status-text",
+        batch(lambda line: line["response"].__setitem__("status_code", "200")),
+        API_LOG,
+        "api.jsonl",
+        "line 1",
+        "response.status_code",
+    ),
+    bad(
+        "batch-body-not-object",
+        batch(lambda line: line["response"].__setitem__("body", [])),
+        API_LOG,
+        "api.jsonl",
+        "response.body",
+    ),
+    bad(
+        "batch-body-missing",
+        batch(lambda line: line["response"].pop("body")),
+        API_LOG,
+        "api.jsonl",
+        "response.body",
+    ),
+    bad(
+        "batch-response-not-object",
+        batch(lambda line: line.__setitem__("response", "ok")),
+        API_LOG,
+        "api.jsonl",
+        "field response",
+    ),
+    bad(
+        "batch-error-not-object",
+        batch(lambda line: line.__setitem__("error", "expired")),
+        API_LOG,
+        "api.jsonl",
+        "field error",
+    ),
+    bad(
+        "batch-tokens-negative",
+        batch(lambda line: line["response"]["body"]["usage"].__setitem__("prompt_tokens", -1)),
+        API_LOG,
+        "api.jsonl",
+        "prompt_tokens",
+    ),
+]
+
+# -- receipts import trainer-state ---------------------------------------------------------------
+
+TRAINER_CASES = [
+    ok("trainer-state", {"trainer_state.json": TRAINER_STATE}, TRAINER),
+    ok("trainer-state-bom", {"trainer_state.json": BOM + TRAINER_STATE}, TRAINER),
+    ok(
+        "trainer-state-declared-gpus",
+        {"trainer_state.json": TRAINER_STATE},
+        [*TRAINER, "--gpus", "16", "--gpu-model", "H100"],
+    ),
+    bad(
+        "trainer-state-malformed",
+        {"trainer_state.json": TRAINER_STATE[:-20]},
+        TRAINER,
+        "trainer_state.json",
+        "malformed JSON",
+    ),
+    bad(
+        "trainer-state-not-object",
+        {"trainer_state.json": "[]"},
+        TRAINER,
+        "trainer_state.json",
+        "TrainerState",
+    ),
+    bad(
+        "trainer-state-no-global-step",
+        trainer(lambda s: s.pop("global_step")),
+        TRAINER,
+        "trainer_state.json",
+        "global_step",
+    ),
+    bad(
+        "trainer-state-flos-negative",
+        trainer(lambda s: s.__setitem__("total_flos", -5)),
+        TRAINER,
+        "trainer_state.json",
+        "total_flos",
+    ),
+    bad(
+        "trainer-state-flos-1e40",
+        trainer(lambda s: s.__setitem__("total_flos", 1e40)),
+        TRAINER,
+        "trainer_state.json",
+        "total_flos",
+    ),
+    bad(
+        "trainer-state-runtime-text",
+        trainer(lambda s: s["log_history"][-1].__setitem__("train_runtime", "26:00")),
+        TRAINER,
+        "trainer_state.json",
+        "train_runtime",
+    ),
+    bad(
+        "trainer-state-history-not-list",
+        trainer(lambda s: s.__setitem__("log_history", {})),
+        TRAINER,
+        "trainer_state.json",
+        "log_history",
+    ),
+    bad(
+        "trainer-state-tokens-float",
+        trainer(lambda s: s.__setitem__("num_input_tokens_seen", 2.5)),
+        TRAINER,
+        "trainer_state.json",
+        "num_input_tokens_seen",
+    ),
+    bad(
+        "trainer-state-gpus-zero",
+        {"trainer_state.json": TRAINER_STATE},
+        [*TRAINER, "--gpus", "0"],
+        "--gpus",
+    ),
+    bad(
+        "trainer-state-gpu-model-alone",
+        {"trainer_state.json": TRAINER_STATE},
+        [*TRAINER, "--gpu-model", "H100"],
+        "--gpu-model",
+    ),
+    bad("trainer-state-missing", {}, TRAINER, "trainer_state.json", "no such file"),
+]
+
 # -- receipts import label-studio ---------------------------------------------------------------
 
 LS_CASES = [
@@ -1109,6 +1268,78 @@ EVAL_IMPORT_CASES = [
     ),
     bad("inspect-no-eval", inspect(lambda d: d.pop("eval")), INSPECT_AI, "log.json", "eval"),
     ok("inspect-bom", {"log.json": BOM + json.dumps(INSPECT)}, INSPECT_AI),
+    bad(
+        "inspect-eval-not-zip",
+        {"log.eval": b"PK\x03\x04 truncated"},
+        INSPECT_EVAL,
+        "log.eval",
+        "zip",
+    ),
+    bad(
+        "inspect-eval-no-header",
+        archive(drop=("header.json",)),
+        INSPECT_EVAL,
+        "log.eval",
+        "header.json",
+        "missing",
+    ),
+    bad(
+        "inspect-eval-malformed-header",
+        archive(replace={"header.json": '{"eval": '}),
+        INSPECT_EVAL,
+        "log.eval",
+        "header.json",
+        "JSON",
+    ),
+    bad(
+        "inspect-eval-malformed-sample",
+        archive(replace={"samples/61_epoch_1.json": "{not json"}),
+        INSPECT_EVAL,
+        "log.eval",
+        "samples/61_epoch_1.json",
+        "JSON",
+    ),
+    bad(
+        "inspect-eval-deep-sample",
+        archive(replace={"samples/61_epoch_1.json": '{"id": ' + nested(100_000) + "}"}),
+        INSPECT_EVAL,
+        "log.eval",
+        "samples/61_epoch_1.json",
+        "nested",
+    ),
+    bad(
+        "inspect-eval-sample-no-score",
+        archive(lambda d: d["samples"][1].pop("scores")),  # type: ignore[index]
+        INSPECT_EVAL,
+        "log.eval",
+        "samples/61_epoch_1.json",
+        "scores",
+    ),
+    bad(
+        "inspect-eval-header-no-eval",
+        archive(lambda d: d.pop("eval")),
+        INSPECT_EVAL,
+        "log.eval",
+        "header.json",
+        "eval",
+    ),
+    bad(
+        "inspect-sample-no-score",
+        inspect(lambda d: d["samples"][1].pop("scores")),  # type: ignore[index]
+        INSPECT_AI,
+        "log.json",
+        "samples[1].scores",
+    ),
+    ok(
+        "inspect-eval-bom",
+        archive(
+            replace={
+                "header.json": BOM
+                + json.dumps({k: v for k, v in INSPECT.items() if k != "samples"})
+            }
+        ),
+        INSPECT_EVAL,
+    ),
 ]
 
 # -- receipts tokens count and eval run ---------------------------------------------------------
@@ -1345,7 +1576,8 @@ OPTION_CASES = [
 ]
 
 CASES = [
-    *LOAD_CASES, *PRICE_CASES, *CHECK_CASES, *SACCT_CASES, *API_CASES, *LS_CASES,
+    *LOAD_CASES, *PRICE_CASES, *CHECK_CASES, *SACCT_CASES, *API_CASES, *BATCH_CASES,
+    *TRAINER_CASES, *LS_CASES,
     *EVAL_IMPORT_CASES, *TOKEN_CASES, *OPTION_CASES,
 ]  # fmt: skip
 

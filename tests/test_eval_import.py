@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -16,6 +17,7 @@ from ledger.schema import RunStatus
 from ledger.store import Ledger
 from probes.evals.cli import register
 from probes.evals.show import summarize
+from tests.inspect_archive import eval_archive
 
 DATA = Path(__file__).parent / "data"
 LM_EVAL = DATA / "lm_eval" / "s1-budget-forcing"
@@ -125,14 +127,88 @@ def test_an_inspect_ai_log_imports_as_a_reported_run(
     assert tokens == {"prompt": 363, "thinking": 2550, "answer": 153}
 
 
-def test_a_non_json_inspect_log_is_refused(
+def test_a_file_that_is_neither_a_json_log_nor_an_archive_is_refused(
     app: typer.Typer, runner: CliRunner, tmp_path: Path, sqlite_url: str
 ) -> None:
     log = tmp_path / "run.eval"
-    log.write_bytes(b"PK\x03\x04")
+    log.write_bytes(b"PK\x03\x04")  # a zip's magic and nothing more
     done = runner.invoke(app, ["import", "inspect-ai", str(log), "--subject", "s1",
                                "--ledger", sqlite_url])  # fmt: skip
-    assert done.exit_code == 2 and "only JSON inspect logs" in done.stderr
+    assert done.exit_code == 2 and "run.eval: not a .eval archive" in done.stderr
+    other = tmp_path / "run.txt"
+    other.write_text("{}")
+    done = runner.invoke(app, ["import", "inspect-ai", str(other), "--subject", "s1",
+                               "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 2 and "expected a JSON log (.json) or a .eval archive" in done.stderr
+    with Ledger(sqlite_url) as store:
+        assert store.runs() == []
+
+
+def _imported(store: Ledger, subject: str) -> tuple[list[Any], list[Any], list[Any]]:
+    """The run, items and usages imported for ``subject``, without the file they cite."""
+    runs = [r.model_dump(exclude={"citation"}) for r in store.runs(subject)]
+    for run in runs:
+        run["detail"].pop("source_path")
+    items = [i.model_dump() for r in store.runs(subject) for i in store.eval_items(r.id)]
+    usages = [u.model_dump(exclude={"citation"}) for u in store.usages(subject)]
+    return runs, items, usages
+
+
+@pytest.mark.parametrize("name", ["aime2024_s1-32B", "aime2024_claude-3-5-sonnet"])
+def test_a_dot_eval_archive_imports_as_the_same_run_as_its_json_log(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, name: str
+) -> None:
+    """inspect's default log format: the archive of the same eval records the same run, items
+    and (priced) usages as the JSON log, citing the archive."""
+    data = json.loads((DATA / "inspect" / f"{name}.json").read_text())
+    archive = tmp_path / f"{name}.eval"
+    archive.write_bytes(eval_archive(data))
+    found = {}
+    for path, url in ((DATA / "inspect" / f"{name}.json", tmp_path / "json.db"),
+                      (archive, tmp_path / "eval.db")):  # fmt: skip
+        done = runner.invoke(app, ["import", "inspect-ai", str(path), "--subject", "s",
+                                   "--ledger", f"sqlite:///{url}", "--json"])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        with Ledger(f"sqlite:///{url}") as store:
+            found[path.suffix] = (json.loads(done.stdout), _imported(store, "s"))
+            if path == archive:
+                [run] = store.runs("s")
+                assert run.citation == str(archive)
+                assert {u.citation for u in store.usages("s")} == {str(archive)}
+    assert found[".eval"] == found[".json"]
+    runs, items, usages = found[".eval"][1]
+    assert len(runs) == 1 and len(items) == len(data["samples"]) and usages
+
+
+def test_a_dot_eval_archive_orders_samples_as_inspect_does(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, sqlite_url: str
+) -> None:
+    data = json.loads(INSPECT.read_text())
+    data["samples"] = data["samples"][::-1]  # members in finishing order, not id order
+    archive = tmp_path / "run.eval"
+    archive.write_bytes(eval_archive(data))
+    done = runner.invoke(app, ["import", "inspect-ai", str(archive), "--subject", "s1-32B",
+                               "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    with Ledger(sqlite_url) as store:
+        [run] = store.runs("s1-32B")
+        items = store.eval_items(run.id)
+    assert [(i.item_id, i.correct) for i in items] == [("60", True), ("61", False), ("62", False)]
+
+
+def test_an_unfinished_dot_eval_archive_says_it_has_no_header(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, sqlite_url: str
+) -> None:
+    archive = tmp_path / "running.eval"
+    unfinished = ("header.json", "summaries.json", "reductions.json")  # written at the end
+    archive.write_bytes(eval_archive(json.loads(INSPECT.read_text()), drop=unfinished))
+    done = runner.invoke(app, ["import", "inspect-ai", str(archive), "--subject", "s1",
+                               "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 2
+    assert "running.eval: member header.json: missing" in done.stderr
+    assert "did not finish" in done.stderr
+    with Ledger(sqlite_url) as store:
+        assert store.runs() == []
 
 
 def test_an_imported_subject_follows_the_ledger_id_rule() -> None:

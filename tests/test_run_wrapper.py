@@ -177,7 +177,11 @@ def test_processes_left_behind_are_ended_and_recorded(wrapper: list[str], ledger
     for case, pid in pids.items():
         assert f"(pid {pid})" in run.note, case
         assert entries[pid]["command"] in ("sleep", "sh", "setsid"), case
-        assert entries[pid]["signal"] == LEFT_BEHIND[case][1], case
+        # a process that takes SIGTERM may, on a loaded machine, still be starting when the 0.5 s
+        # grace ends and get SIGKILL too; one that ignores SIGTERM must always need SIGKILL
+        expected = LEFT_BEHIND[case][1]
+        allowed = {expected} if expected == "SIGKILL" else {"SIGTERM", "SIGKILL"}
+        assert entries[pid]["signal"] in allowed, case
         assert "survived" not in entries[pid], case
     assert run.wall_time_s is not None and run.wall_time_s < 10
 

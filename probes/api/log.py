@@ -4,6 +4,9 @@ per model priced by dated cards (each line read by :func:`probes.api.usage.parse
 Idempotent: the run id derives from the file's SHA-256, so the same file imported again adds
 nothing; a log that grew since it was imported (its beginning is an imported file) adds only the
 lines after that file, as a new run. The whole file is checked before anything is written.
+An OpenAI Batch API output file (lines ``{"id", "custom_id", "response": {"status_code",
+"request_id", "body"}, "error"}``) is read as it is: its calls are priced by the batch cards
+(``api/<model>/batch``), and its failed lines are calls without usage, never $0.
 A response id on several lines (an OpenAI background response logged ``queued`` and then
 ``completed``) is one call, in its final state (:class:`probes.api.usage.Tally`).
 See docs/api-and-labelling.md.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +109,54 @@ def _continuation(path: Path, data: bytes, previous: list[Run]) -> tuple[int, Ru
     return best
 
 
+def _batch_line(obj: dict[str, Any]) -> bool:
+    """Whether a line is one of an OpenAI Batch API output (or error) file: ``custom_id``,
+    ``response`` (``status_code``, ``request_id``, ``body``, or null) and ``error``."""
+    inner = obj.get("response", False)
+    if isinstance(inner, dict):
+        return "body" in inner or "status_code" in inner
+    return "custom_id" in obj and "response" in obj
+
+
+def _batch_call(obj: dict[str, Any], where: str) -> ApiCall | str | None:
+    """One Batch API output line: the call, priced by the batch cards, where it succeeded
+    (``status_code`` 200 and no ``error``); else the model its body names (``None`` where it
+    names none), for a call without usage: OpenAI's batch guide says failed and expired requests
+    go to the error file with ``response`` null or a non-200 ``status_code`` and ``error`` set.
+    """
+    inner, error = obj.get("response"), obj.get("error")
+    if inner is not None and not isinstance(inner, dict):
+        raise InputError(
+            f"{where}: field response: expected an object or null, found {type(inner).__name__}"
+        )
+    if error is not None and not isinstance(error, dict):
+        raise InputError(
+            f"{where}: field error: expected an object or null, found {type(error).__name__}"
+        )
+    status = None if inner is None else inner.get("status_code")
+    if inner is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        raise InputError(
+            f"{where}: field response.status_code: expected an HTTP status code (an integer), "
+            f"found {status!r}"
+        )
+    body = None if inner is None else inner.get("body")
+    if body is not None and not isinstance(body, dict):
+        raise InputError(
+            f"{where}: field response.body: expected an object, found {type(body).__name__}"
+        )
+    if error is not None or status != 200:
+        model = body.get("model") if body is not None else None
+        return str(model) if isinstance(model, str) and model else None
+    if body is None:
+        raise InputError(f"{where}: field response.body: missing (status_code 200)")
+    call = parse_response(body, where=f"{where}: response.body")
+    return replace(call, batch=True)
+
+
 def _unwrap(obj: dict[str, Any], where: str) -> tuple[Any, str | None]:
     if any(k in obj for k in ("usage", "usageMetadata", "usage_metadata")):
         return obj, None
     inner = obj.get("response")
-    if isinstance(inner, dict) and ("body" in inner or "status_code" in inner):
-        raise InputError(
-            f"{where}: an OpenAI Batch API output line: not supported (batch calls are billed "
-            "at a discount that no card prices)"
-        )
     if isinstance(obj.get("result"), dict) and "custom_id" in obj:
         raise InputError(
             f"{where}: an Anthropic Message Batches result line: not supported (batch calls "
@@ -126,8 +169,13 @@ def _unwrap(obj: dict[str, Any], where: str) -> tuple[Any, str | None]:
 
 
 def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall], int, int]:
-    """The calls of a JSONL log from byte ``start``: one response (or ``{"response": ...}``) a
-    line; blank lines are skipped. Every line is checked before anything is returned.
+    """The calls of a JSONL log from byte ``start``: one response (or ``{"response": ...}``, or
+    an OpenAI Batch API output line) a line; blank lines are skipped. Every line is checked
+    before anything is returned.
+
+    A failed Batch API line (the error file's shape) is a call without usage of the model its
+    body names, else of the model the file's other batch lines name where they name one only
+    (a batch runs one model), else of ``unknown``.
 
     Returns:
         ``(calls, first line number, last line number)``.
@@ -139,7 +187,8 @@ def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall
     lines = data[start:].split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    calls = []
+    calls: list[ApiCall] = []
+    failed: list[str | None] = []
     for offset, raw in enumerate(lines):
         where = f"{path}: line {first + offset}"
         try:  # a byte-order mark may open the file (Windows tools write one)
@@ -157,8 +206,21 @@ def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall
                 f"{where}: expected a JSON object (one API response a line), found "
                 f"{type(obj).__name__}"
             )
+        if _batch_line(obj):
+            call = _batch_call(obj, where)
+            if isinstance(call, ApiCall):
+                calls.append(call)
+            else:
+                failed.append(call)
+            continue
         response, model = _unwrap(obj, where)
         calls.append(parse_response(response, model=model, where=where))
+    batch_models = {c.model for c in calls if c.batch}
+    only = next(iter(batch_models)) if len(batch_models) == 1 else "unknown"
+    calls += [
+        ApiCall(provider="openai-batch", model=model or only, has_usage=False, batch=True)
+        for model in failed
+    ]
     return calls, first, first + len(lines) - 1
 
 

@@ -52,7 +52,8 @@ class ApiCall:
     """The billed token counts of one API call, split so that no token is counted twice."""
 
     provider: str
-    """``openai-chat``, ``openai-responses``, ``anthropic``, ``gemini`` or ``unknown``."""
+    """``openai-chat``, ``openai-responses``, ``anthropic``, ``gemini``, ``openai-batch`` (a
+    failed Batch API line, whose endpoint is not known) or ``unknown``."""
     model: str
     """Model as the response names it (the served snapshot), else as the caller named it."""
     has_usage: bool
@@ -79,6 +80,9 @@ class ApiCall:
     others: tuple[ApiCall, ...] = ()
     """Tokens that another model spent within this call (Anthropic ``usage.iterations`` naming
     another model, e.g. an advisor sub-inference): priced under that model, not a call."""
+    batch: bool = False
+    """Run through OpenAI's Batch API (a line of a batch output file): priced by the batch
+    cards of ``api/<model>/batch``, not the synchronous ones."""
 
 
 def _field(obj: Any, *names: str) -> Any:

@@ -128,9 +128,14 @@ class ModelTally(BaseModel):
         )
         rows += [(s, res, unit, q, None) for s, res, unit, q in extra if q]
         if self.calls_without_usage:
+            cause = (
+                "Batch API error lines: failed or expired requests"
+                if self.resource.endswith("/batch")
+                else "a stream read without its usage chunk?"
+            )
             why = (
-                f"{self.calls_without_usage} of {self.calls} calls returned no usage (a stream "
-                "read without its usage chunk?): their tokens are unknown, not zero"
+                f"{self.calls_without_usage} of {self.calls} calls returned no usage ({cause}): "
+                "their tokens are unknown, not zero"
             )
             rows += [
                 ("no-usage-input", self.resource, Unit.INPUT_TOKEN, None, why),
@@ -178,14 +183,18 @@ class Tally:
         self.replaced = 0
         """Calls that replaced an earlier line with the same response id."""
 
-    def _tally(self, model: str) -> ModelTally:
+    def _tally(self, model: str, batch: bool = False) -> ModelTally:
         if model not in self._resolved:
             self._resolved[model] = resolve_resource(model, self.book)
         resource, match = self._resolved[model]
+        if batch:  # the Batch API's discounted cards: api/<model>/batch
+            resource = f"{resource}/batch"
+            if not any(card.resource == resource for card in self.book.cards):
+                match = "no card"
         return self.models.setdefault(resource, ModelTally(resource=resource, price_match=match))
 
     def _count(self, call: ApiCall, sign: int) -> ModelTally:
-        tally = self._tally(call.model)
+        tally = self._tally(call.model, call.batch)
         tally.add(call, sign=sign)
         for other in call.others:
             self._tally(other.model).add(other, sign=sign, as_call=False)
@@ -197,7 +206,7 @@ class Tally:
         if key is not None and key in self._by_id:
             earlier = self._by_id[key]
             if earlier.final and not call.final:
-                return self._tally(earlier.model)
+                return self._tally(earlier.model, earlier.batch)
             self._count(earlier, -1)
             self.replaced += 1
         if key is not None:

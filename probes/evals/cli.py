@@ -261,12 +261,14 @@ def import_lm_eval_command(
 
 
 def import_inspect_command(
-    path: Annotated[Path, typer.Argument(help="inspect_ai eval log, JSON format.")],
+    path: Annotated[
+        Path, typer.Argument(help="inspect_ai eval log: a .json log or a .eval archive.")
+    ],
     subject: SubjectOpt,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import an inspect_ai eval log (.json) as a reported eval run with items."""
+    """Import an inspect_ai eval log (.json or .eval) as a reported eval run with items."""
     from ledger.store import Ledger
     from probes.evals.inspect_log import import_inspect
 

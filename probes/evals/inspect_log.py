@@ -9,13 +9,16 @@ credit (``P``, fractions) is left unjudged. Token usage comes from the log's own
 ``reasoning_tokens`` as thinking and the rest of ``output_tokens`` as answer: inspect counts
 reasoning inside output), a hosted API model (``openai/...``, ``anthropic/...``) priced as API
 usage under ``api/<model>`` (:func:`_api_usages`), thinking unknown where not reported.
-Only the JSON log format is read (``--log-format json``); ``.eval``
-archives can be converted with ``inspect log convert --to json``.
+Both log formats are read: JSON logs (``--log-format json``) and ``.eval`` archives (inspect's
+default), the latter with the standard library's :mod:`zipfile` following the layout inspect_ai's
+own recorder writes (``log/_recorders/eval.py``), so inspect_ai is not needed to import them.
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,9 +183,11 @@ def _text(sample: dict[str, Any]) -> str | None:
 def _load(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise EvalInputError(f"{path}: no such file")
+    if path.suffix == ".eval" or (path.suffix != ".json" and _is_zip(path)):
+        return _load_archive(path)
     if path.suffix != ".json":
         raise EvalInputError(
-            f"{path}: only JSON inspect logs are read (inspect log convert --to json)"
+            f"{path}: not an inspect_ai log: expected a JSON log (.json) or a .eval archive"
         )
     try:
         data = parse_json(path.read_text(encoding="utf-8-sig"), str(path))
@@ -190,14 +195,142 @@ def _load(path: Path) -> dict[str, Any]:
         raise EvalInputError(f"{path}: not a readable JSON log ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("eval"), dict):
         raise EvalInputError(f"{path}: not an inspect_ai eval log (no 'eval' object)")
+    samples = data.get("samples")
+    if samples is not None and not isinstance(samples, list):
+        raise EvalInputError(f"{path}: field samples: expected a list")
+    for index, sample in enumerate(samples or []):
+        _check_sample(sample, f"{path}: field samples[{index}]", ".")
     return data
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+_HEADER = "header.json"
+_START = "_journal/start.json"
+_SAMPLES = "samples/"
+_MEMBER_MAX = 1 << 30
+"""The largest member (uncompressed) read from a ``.eval`` archive: a sample with a long
+transcript is megabytes; a member declaring more is refused rather than inflated."""
+
+
+def _load_archive(path: Path) -> dict[str, Any]:
+    """A ``.eval`` archive as the JSON log it is equivalent to.
+
+    inspect_ai's ``EvalRecorder`` writes a zip: ``_journal/start.json`` (version, eval, plan) when
+    the eval starts, ``samples/<id>_epoch_<n>.json`` (one ``EvalSample`` each, as in a JSON log's
+    ``samples``) and ``_journal/summaries/<k>.json`` as samples finish, and at the end
+    ``summaries.json``, ``reductions.json`` and ``header.json`` (the whole ``EvalLog`` but its
+    samples: version, status, eval, plan, results, stats with ``model_usage``, error). A sample
+    logged again is a second member of the same name and the last one counts (as inspect reads
+    it); samples are ordered by epoch, then id, as inspect's ``sort_samples`` does.
+
+    Raises:
+        EvalInputError: not a zip, no ``header.json`` (a run that did not finish), a member
+            that is not JSON, or a sample without its scores; naming the file and member.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise EvalInputError(
+            f"{path}: not a .eval archive (not a readable zip file: {exc})"
+        ) from None
+    with archive:
+        names = list(dict.fromkeys(archive.namelist()))
+        if _HEADER not in names:
+            why = (
+                f" (only {_START}: the eval did not finish; inspect writes the header at the end)"
+                if _START in names
+                else " (not an inspect_ai .eval archive)"
+            )
+            raise EvalInputError(f"{path}: member {_HEADER}: missing{why}")
+        header = _member(archive, path, _HEADER)
+        if not isinstance(header, dict) or not isinstance(header.get("eval"), dict):
+            raise EvalInputError(
+                f"{path}: member {_HEADER}: not an inspect_ai eval log header (no 'eval' object)"
+            )
+        samples: list[dict[str, Any]] = []
+        for name in names:
+            if not (name.startswith(_SAMPLES) and name.endswith(".json")):
+                continue
+            sample = _member(archive, path, name)
+            _check_sample(sample, f"{path}: member {name}", ": field ")
+            samples.append(sample)
+    samples.sort(key=_order)
+    return {**header, "samples": samples}
+
+
+def _order(sample: dict[str, Any]) -> tuple[int, str]:
+    """inspect's ``sort_samples`` key: epoch, then the id (an integer id zero-filled)."""
+    sample_id = sample["id"]
+    return int(sample.get("epoch", 1)), (
+        sample_id if isinstance(sample_id, str) else str(sample_id).zfill(20)
+    )
+
+
+def _member(archive: zipfile.ZipFile, path: Path, name: str) -> Any:
+    """One JSON member of an archive, or an :class:`EvalInputError` naming the file and member."""
+    where = f"{path}: member {name}"
+    info = archive.getinfo(name)
+    if info.file_size > _MEMBER_MAX:
+        raise EvalInputError(
+            f"{where}: {info.file_size} bytes uncompressed, more than {_MEMBER_MAX}"
+        )
+    try:
+        raw = archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError,
+            EOFError) as exc:  # fmt: skip
+        raise EvalInputError(f"{where}: cannot be read from the archive ({exc})") from None
+    try:
+        return parse_json(raw.decode("utf-8-sig"), where)
+    except UnicodeDecodeError:
+        raise EvalInputError(f"{where}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise EvalInputError(f"{where}: not valid JSON ({exc})") from None
+
+
+def _check_sample(sample: Any, at: str, join: str) -> None:
+    """A sample (``at``, its fields named ``at + join + field``) has an id, a whole epoch from 1,
+    and scores (an object of score objects) unless it failed (inspect keeps an errored sample,
+    with its ``error`` and no scores)."""
+    if not isinstance(sample, dict):
+        raise EvalInputError(f"{at}: expected a sample object, found {type(sample).__name__}")
+
+    def where(field: str) -> str:
+        return at + join + field
+
+    sample_id = sample.get("id")
+    if isinstance(sample_id, bool) or not isinstance(sample_id, int | str):
+        raise EvalInputError(f"{where('id')}: expected a string or an integer, found {sample_id!r}")
+    epoch = sample.get("epoch", 1)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise EvalInputError(f"{where('epoch')}: expected a whole number from 1, found {epoch!r}")
+    scores = sample.get("scores")
+    if scores is None:
+        if sample.get("error") is None:
+            raise EvalInputError(
+                f"{where('scores')}: missing (the sample has no score and no error)"
+            )
+        return
+    if not isinstance(scores, dict):
+        raise EvalInputError(
+            f"{where('scores')}: expected an object, found {type(scores).__name__}"
+        )
+    for name, score in scores.items():
+        if not isinstance(score, dict):
+            raise EvalInputError(f"{where('scores.' + str(name))}: expected a score object")
 
 
 def import_inspect(ledger: Ledger, path: Path, subject: str) -> list[ImportedRun]:
     """Record one inspect_ai eval log as a reported run with items and token usages.
 
     Raises:
-        EvalInputError: not a JSON inspect log; nothing is written then.
+        EvalInputError: not an inspect log (JSON or ``.eval``); nothing is written then.
     """
     from pydantic import ValidationError
 
