@@ -34,7 +34,7 @@ from claims.pricing import ScopePrice, price_scope
 from claims.registry import name_key
 from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
 from claims.schema import CostAssertion, CostBound
-from ledger.costs import INFORMATIONAL_UNITS
+from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.errors import NotFoundError
 from ledger.prices import PriceBook
 from ledger.render import usd
@@ -310,8 +310,8 @@ def _gpu_numbers(a: CostAssertion, p: ScopePrice) -> dict[str, Decimal | int | N
     }
     if not p.gpu_only or not p.gpu_hours:
         return none
-    q_high = sum(Decimal(repr(x.line.quantity_high)) for x in p.lines)
-    q_mid = Decimal(repr(p.gpu_hours))
+    q_high = sum(dec(x.line.quantity_high) for x in p.lines)
+    q_mid = dec(p.gpu_hours)
     near = {c.id: c.usd_per_unit for x in p.lines for c in x.near}
     out = dict(none)
     out["implied_usd_per_gpu_hour"] = a.usd / q_mid
@@ -473,7 +473,7 @@ def _inheritance(
     if len(kinds) != 1 or not same or not q_own or any(g.quantity is None for g in own_gaps):
         evidence.append(f"inherited from {bases}: no cost ({'; '.join(p.gaps)})")
         return verdict, reason
-    ratio = Decimal(repr(sum(x.quantity_low for x in same) / q_own))
+    ratio = dec(sum(x.quantity_low for x in same) / q_own)
     resource, unit = next(iter(kinds))
     evidence.append(
         f"inherited from {bases}: {known}{ratio:,.1f} times the model's own {resource} "

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from claims.registry import name_key
 from claims.schema import PriceBasis
-from ledger.costs import INFORMATIONAL_UNITS
+from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.prices import PriceBook
 from ledger.report import CostLine, Unpriced
 from ledger.schema import PriceCard, Term, Unit
@@ -35,10 +35,6 @@ NEAR_DAYS = 365
 """Cards dated within this many days of the work price it; older or newer ones only where none is
 that near (flagged)."""
 ZERO = Decimal(0)
-
-
-def _dec(value: float) -> Decimal:
-    return Decimal(repr(value))
 
 
 @dataclass(frozen=True)
@@ -181,7 +177,7 @@ def price_line(
 
     Returns ``(None, gap)`` for a line no card or basis prices.
     """
-    q_low, q_high = _dec(line.quantity_low), _dec(line.quantity_high)
+    q_low, q_high = dec(line.quantity_low), dec(line.quantity_high)
     if line.unit is Unit.USD:  # "under $500" is stored as 0..500: only its top is known
         bound = line.quantity_low == 0 < line.quantity_high
         return LinePrice(line, q_low, q_low, q_high, q_high, None, upper_only=bound), None

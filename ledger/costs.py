@@ -24,7 +24,9 @@ unpriced."""
 _CATEGORY_NAMES = {c.value for c in Category}
 
 
-def _dec(value: float) -> Decimal:
+def dec(value: float) -> Decimal:
+    """A float quantity as the Decimal of its shortest repr (6.933333333333334, not the binary
+    expansion), so that money arithmetic on it stays exact."""
     return Decimal(repr(value))
 
 
@@ -36,10 +38,10 @@ def price_lines(totals: Iterable[UsageTotal], book: PriceBook, own_subject: str)
         low = high = None
         cards: list[str] = []
         if t.unit is Unit.USD:  # money reported as money: its own price
-            low, high = _dec(t.quantity_low), _dec(t.quantity_high)
+            low, high = dec(t.quantity_low), dec(t.quantity_high)
         elif found is not None:
-            low = _dec(t.quantity_low) * found.low.usd_per_unit
-            high = _dec(t.quantity_high) * found.high.usd_per_unit
+            low = dec(t.quantity_low) * found.low.usd_per_unit
+            high = dec(t.quantity_high) * found.high.usd_per_unit
             cards = [c.id for c in found.cards]
         lines.append(
             CostLine(
