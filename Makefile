@@ -36,7 +36,7 @@ typecheck: $(VENV)/.test-installed
 pytest: export RECEIPTS_REQUIRE_REPORT_TOOLS := 1
 pytest: $(VENV)/.test-installed
 	bash scripts/ensure-report-tools.sh
-	bash scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash scripts/with-postgres.sh bash scripts/with-prometheus.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

@@ -13,8 +13,8 @@ from ledger.cli import ErrorHandlingGroup
 import_app = typer.Typer(
     cls=ErrorHandlingGroup,
     no_args_is_help=True,
-    help="Import usage and results that other tools recorded (Slurm, API logs, Label Studio, "
-    "lm-evaluation-harness, Hugging Face trainer states).",
+    help="Import usage and results that other tools recorded (Slurm, Prometheus, API logs, "
+    "Label Studio, lm-evaluation-harness, Hugging Face trainer states).",
 )
 
 
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
     from probes.evals import cli as evals_cli
     from probes.funnel import cli as funnel_cli
     from probes.labelling import cli as labelling_cli
+    from probes.prometheus import cli as prometheus_cli
     from probes.run import cli as run_cli
     from probes.slurm import cli as slurm_cli
     from probes.tokens import cli as tokens_cli
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
     run_cli.register(app)
     app.add_typer(import_app, name="import")
     slurm_cli.register(import_app, app)
+    prometheus_cli.register(import_app)
     api_cli.register(import_app)
     training_cli.register(import_app)
     labelling_cli.register(app, import_app)

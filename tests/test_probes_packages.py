@@ -20,7 +20,10 @@ HEAVY = ["sqlalchemy", "pydantic", "torch", "transformers", "numpy", "pynvml"]
 
 
 def test_every_probe_concern_is_a_package() -> None:
-    concerns = ["api", "evals", "funnel", "gpu", "labelling", "run", "slurm", "tokens", "training"]
+    concerns = [
+        *("api", "evals", "funnel", "gpu", "labelling"),
+        *("prometheus", "run", "slurm", "tokens", "training"),
+    ]
     assert [f"probes.{name}" for name in concerns] == PACKAGES
 
 

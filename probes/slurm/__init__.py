@@ -25,6 +25,10 @@ Counting rules (the contract the tests hold):
   running job's ElapsedRaw is a snapshot that grows, and a partial figure would sit in the reports
   until the next import: import it again once it ends. A job that never started (no Start) used
   no time and is skipped.
+- **Job ids.** ``JobIDRaw`` is the job's own id. An export without that column is read by
+  ``JobID`` where it is the same (``4100``, ``4100.batch``); a line whose JobID is an array task
+  (``4110_1``) or a heterogeneous job's component (``4120+1``), whose raw ids JobID does not show,
+  is refused with a request to export JobIDRaw.
 - **Jobs without GPUs** are still runs (their stage history and wall time count), with no usage.
 - **Times.** ``sacct -P`` prints local wall-clock times without a zone: they are read in the
   ``timezone`` given (default UTC). JSON carries Unix times. Wall time is ElapsedRaw, never

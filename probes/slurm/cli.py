@@ -27,7 +27,8 @@ def import_sacct(
         typer.Argument(
             help="A `sacct -P` export (pipe-separated, with its header; `-p` works too) or a "
             "`sacct --json` export. Export with --duplicates, so that every attempt of a requeued "
-            "job is counted. Fields: JobIDRaw, State, ElapsedRaw, AllocTRES and Start; also "
+            "job is counted. Fields: JobIDRaw (JobID alone will do where no line is an array task "
+            "or a heterogeneous job's component), State, ElapsedRaw, AllocTRES and Start; also "
             "JobID, JobName, End, ExitCode, NNodes, NodeList, Partition, Account, Cluster.",
             show_default=False,
         ),
@@ -100,7 +101,8 @@ def reconcile(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Slurm's GPU-hours for one job beside the probes' allocated and busy GPU-hours, explained."""
+    """Slurm's GPU-hours for one job beside the probes' allocated and busy GPU-hours (the
+    wrapper's, and those metered from Prometheus), explained."""
     from ledger.store import Ledger
     from probes import slurm
 
@@ -189,6 +191,22 @@ def render_reconciliation(out: Console, result: Reconciliation) -> None:
     )
     table.add_row("Probes, busy (measured)", _hours(result.probe_busy_gpu_hours), "", "")
     table.add_row("Difference (Slurm − probes)", _hours(result.difference_gpu_hours), "", "")
+    if result.prometheus_runs:
+        table.add_row(
+            "Prometheus DCGM, allocated (measured)",
+            _hours(result.prometheus_gpu_hours),
+            str(len(result.prometheus_runs)),
+            escape(", ".join(result.prometheus_hosts) or "—"),
+        )
+        table.add_row(
+            "Prometheus DCGM, busy (measured)", _hours(result.prometheus_busy_gpu_hours), "", ""
+        )
+        table.add_row(
+            "Difference (Slurm − Prometheus)",
+            _hours(result.prometheus_difference_gpu_hours),
+            "",
+            "",
+        )
     out.print(table)
     for line in result.explanation:
         out.print(f"- {escape(line)}")

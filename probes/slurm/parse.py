@@ -60,7 +60,11 @@ def parse_parsable(text: str, path: Path, tz: tzinfo = UTC) -> list[SacctRecord]
             f"sacct -P --duplicates --format={SACCT_FORMAT}"
         )
     columns = {name.strip().lower(): i for i, name in enumerate(names)}
-    missing = [name for name in _REQUIRED if name.lower() not in columns]
+    missing = [
+        name
+        for name in _REQUIRED
+        if name.lower() not in columns and not (name == "JobIDRaw" and "jobid" in columns)
+    ]
     if missing:
         raise InputError(
             f"{path}: line {first + 1}: the header lacks {', '.join(missing)}; export with "
@@ -84,6 +88,23 @@ def parse_parsable(text: str, path: Path, tz: tzinfo = UTC) -> list[SacctRecord]
     return records
 
 
+def _ambiguous_job_id(shown: str) -> str:
+    """Why a JobID cannot stand in for JobIDRaw. An array task (``4110_1``) and a heterogeneous
+    job's component (``4120+1``) have their own raw ids, which JobID does not show; a pending
+    array (``4110_[1-5]``) has none yet."""
+    job = shown.split(".", 1)[0]
+    if "_" in job:
+        what = "an array task"
+    elif "+" in job:
+        what = "a heterogeneous job's component"
+    else:
+        return f"JobID {shown!r} is not a Slurm job id"
+    return (
+        f"JobID {shown!r} is {what}, whose raw id JobID does not show: export JobIDRaw too "
+        f"(sacct -P --duplicates --format={SACCT_FORMAT})"
+    )
+
+
 def _split(line: str, trailing: bool) -> list[str]:
     return (line[:-1] if trailing and line.endswith("|") else line).split("|")
 
@@ -93,8 +114,14 @@ def _parsable_record(row: Mapping[str, str], where: str, tz: tzinfo) -> SacctRec
         value = row.get(name.lower())
         return None if value is None else value.strip()
 
-    raw = get("JobIDRaw") or ""
-    match = _RAW_ID.match(raw)
+    raw = get("JobIDRaw")
+    if raw is None:  # no JobIDRaw column: JobID is the raw id where it names a plain job
+        raw = get("JobID") or ""
+        match = _RAW_ID.match(raw)
+        if match is None:
+            raise _Bad(_ambiguous_job_id(raw))
+    else:
+        match = _RAW_ID.match(raw)
     if match is None:
         raise _Bad(f"JobIDRaw {raw!r} is not a Slurm job id")
     word, shown = _state(get("State") or "")

@@ -88,7 +88,8 @@ class Reconciliation(_Model):
     slurm_nodes: list[str]
     """Nodes Slurm allocated (expanded host list, union over attempts)."""
     probe_runs: list[str]
-    """Runs the probes recorded under the job id (one per node and attempt)."""
+    """Runs the wrapper's probes (``receipts run``) recorded under the job id (one per node and
+    attempt); runs imported from Prometheus are counted apart."""
     probe_hosts: list[str]
     """Short host names of those runs."""
     probe_gpu_hours: float | None
@@ -109,3 +110,20 @@ class Reconciliation(_Model):
     """Probe hosts Slurm did not allocate to the job."""
     explanation: list[str]
     """Why the figures differ, one reason a line."""
+    probe_energy_kwh: float | None = None
+    """Energy the wrapper's probes measured (NVML), summed over nodes; ``None`` if none."""
+    prometheus_runs: list[str] = []
+    """Runs imported from Prometheus (``receipts import prometheus``, DCGM) under the job id."""
+    prometheus_hosts: list[str] = []
+    """Short host names of those runs."""
+    prometheus_gpu_hours: float | None = None
+    """Their measured allocated GPU-hours (GPUs x window); ``None`` if none."""
+    prometheus_busy_gpu_hours: float | None = None
+    """Their measured utilisation-weighted GPU-hours; ``None`` if none."""
+    prometheus_energy_kwh: float | None = None
+    """Their measured energy (DCGM's counter); ``None`` if none."""
+    prometheus_difference_gpu_hours: float | None = None
+    """``slurm_gpu_hours - prometheus_gpu_hours`` where both exist."""
+    prometheus_agrees: bool | None = None
+    """Whether Slurm's and Prometheus's GPU-hours both exist and differ by at most
+    ``AGREEMENT`` of Slurm's."""

@@ -1,0 +1,92 @@
+"""The pydantic contract of ``receipts import prometheus``: what the command renders, as text or
+``--json``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.schema import RunStatus
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ImportedGpu(_Model):
+    """One physical GPU of the job, as metered from its exporter's series."""
+
+    index: int
+    """The exporter's ``gpu`` label (the NVML index on its node)."""
+    uuid: str
+    """The ``UUID`` label (``uuid`` with the exporter's old namespace)."""
+    model: str
+    """The ``modelName`` label: ``NVIDIA H100 80GB HBM3``."""
+    samples: int
+    """Scrapes of the device inside the window."""
+    allocated_gpu_s: float
+    """Window length: the device was the job's from start to end."""
+    busy_gpu_s: float | None
+    """``DCGM_FI_DEV_GPU_UTIL`` / 100 integrated over the window; ``None`` without samples."""
+    energy_j: float | None
+    """Energy between the first and last sample; ``None`` where nothing could measure it."""
+    energy_method: str | None
+    """``counter`` (``DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION`` differences) or
+    ``integrated_power`` (``DCGM_FI_DEV_POWER_USAGE``, trapezoids)."""
+    counter_resets: int
+    """Times the energy counter restarted (driver reload, reboot) inside the window."""
+    energy_span_s: float | None
+    """Seconds between the first and the last sample the energy covers."""
+    dropped_samples: int
+    """Samples that were not a finite, non-negative number, left out."""
+
+
+class ImportedNode(_Model):
+    """One node of the job: one ledger run, as ``receipts run`` writes one per node."""
+
+    run_id: str
+    """``prometheus/<job>/<host>/<start, UTC>``."""
+    host: str
+    """The exporter's ``Hostname`` (``hostname`` since dcgm-exporter 4.5), else the target's
+    ``instance``."""
+    gpus: list[ImportedGpu]
+    """Its GPUs, by index."""
+
+
+class ImportResult(_Model):
+    """What ``receipts import prometheus`` did."""
+
+    url: str
+    """The Prometheus server (without credentials)."""
+    job_id: str
+    """The job's id, recorded on every run."""
+    selector: str
+    """The PromQL label matchers used (beside the metric names)."""
+    started_at: datetime
+    """Window start (UTC)."""
+    ended_at: datetime
+    """Window end (UTC)."""
+    window_from: str
+    """``options`` (``--start``/``--end``) or the imported sacct run the window was taken from."""
+    status: RunStatus
+    """Status the runs were recorded with."""
+    nodes: list[ImportedNode]
+    """Nodes, by host name."""
+    gpus: int
+    """GPUs metered."""
+    allocated_gpu_hours: float
+    """Sum of the GPUs' allocated hours."""
+    busy_gpu_hours: float | None
+    """Sum of the busy hours; ``None`` where no GPU had utilisation samples."""
+    energy_kwh: float | None
+    """Sum of the measured energy; ``None`` where no GPU's could be measured."""
+    unmeasured_energy: int
+    """GPUs whose energy could not be measured (counted in no sum)."""
+    appended: int = 0
+    """Ledger records new."""
+    superseded: int = 0
+    """Ledger records corrected (same run, changed content)."""
+    unchanged: int = 0
+    """Ledger records already present."""

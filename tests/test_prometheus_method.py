@@ -1,0 +1,160 @@
+"""The arithmetic of ``receipts import prometheus`` (no server): counter differences with resets,
+the window's edges, utilisation integrals, selectors, and the missing extra."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from probes.prometheus import (
+    Matcher,
+    PrometheusError,
+    counter_energy,
+    held_integral,
+    parse_matcher,
+    shown_url,
+    trapezoid,
+    within,
+)
+from receipts.cli import app
+from tests.cli_helpers import assert_bad_input
+
+
+def test_counter_differences_in_millijoules() -> None:
+    got = counter_energy([(10.0, 1_000_000.0), (11.0, 1_700_000.0), (12.0, 2_400_000.0)])
+    assert got is not None
+    assert (got.energy_j, got.resets, got.first_s, got.last_s) == (1400.0, 0, 10.0, 12.0)
+
+
+def test_a_reset_counts_the_new_value_not_a_negative_step() -> None:
+    # 700 J, then the driver reloads: the counter restarts at 0 and reads 250 J, then +500 J.
+    samples = [(0.0, 9e9), (1.0, 9e9 + 700_000), (2.0, 250_000.0), (3.0, 750_000.0)]
+    got = counter_energy(samples)
+    assert got is not None
+    assert (got.energy_j, got.resets) == (700 + 250 + 500, 1)
+
+
+def test_fewer_than_two_samples_measure_nothing() -> None:
+    assert counter_energy([]) is None
+    assert counter_energy([(1.0, 5.0)]) is None  # not 0: no interval was covered
+    assert trapezoid([(1.0, 5.0)]) is None
+
+
+def test_utilisation_is_held_to_the_window_edges() -> None:
+    # 100 s window; samples at 10 s (50 %) and 90 s (100 %)
+    got = held_integral([(1010.0, 50.0), (1090.0, 100.0)], 1000.0, 100.0)
+    assert got == 10 * 50 + 80 * 75 + 10 * 100
+    assert held_integral([], 0.0, 10.0) is None
+    constant = [(1000.0 + t + 0.123, 80.0) for t in range(7)]
+    assert held_integral(constant, 1000.0, 7.5) == pytest.approx(80.0 * 7.5, rel=1e-15)
+
+
+def test_the_window_is_closed_and_one_sample_per_timestamp() -> None:
+    samples = [(9.999, 1.0), (10.0, 2.0), (15.0, 3.0), (15.0, 3.0), (20.0, 4.0), (20.001, 5.0)]
+    assert within(samples, 10.0, 20.0) == [(10.0, 2.0), (15.0, 3.0), (20.0, 4.0)]
+    with pytest.raises(ValueError, match="two different values"):
+        within([(15.0, 3.0), (15.0, 4.0)], 0.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "promql"),
+    [
+        ("namespace=ml", 'namespace="ml"'),
+        ('pod=~"train-.*"', 'pod=~"train-.*"'),
+        ("Hostname != gpu-01", 'Hostname!="gpu-01"'),
+        ('job!~x"y', 'job!~"x\\"y"'),
+    ],
+)
+def test_matchers(text: str, promql: str) -> None:
+    assert parse_matcher(text).promql() == promql
+
+
+def test_bad_matcher_and_secret_urls() -> None:
+    with pytest.raises(PrometheusError, match="--match 'ns'"):
+        parse_matcher("ns")
+    assert Matcher("a", "=", "b").promql() == 'a="b"'
+    assert shown_url("https://u:pw@prom.example.org:9090/x?token=1") == (
+        "https://prom.example.org:9090/x"
+    )
+
+
+BASE = ["import", "prometheus", "--job", "1", "--subject", "toy", "--stage", "sft",
+        "--category", "fine_tuning", "--create-subject"]  # fmt: skip
+
+
+def test_missing_extra_is_one_line(
+    runner: CliRunner, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "prometheus_api_client", None)  # import fails
+    argv = [*BASE, "--url", "http://127.0.0.1:9", "--ledger", sqlite_url]
+    result = runner.invoke(app, [*argv, "--start", "0", "--end", "60"])
+    assert_bad_input(result, "needs prometheus-api-client", "receipts[prometheus]")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--url", "ftp://x"], ["--url 'ftp://x'", "not an http(s) URL"]),
+        (["--start", "2025-01-01T00:00:00"], ["--start", "no zone"]),
+        (["--start", "yesterday", "--end", "0"], ["--start 'yesterday'", "not a time"]),
+        (["--start", "100"], ["--start and --end go together"]),
+        (["--start", "100", "--end", "50"], ["--end", "is not after --start"]),
+        ([], ["--job 1: no sacct record", "give --start and --end"]),
+    ],
+)
+def test_bad_options_are_one_line(
+    runner: CliRunner, sqlite_url: str, extra: list[str], needles: list[str]
+) -> None:
+    url = [] if "--url" in extra else ["--url", "http://127.0.0.1:9"]
+    result = runner.invoke(app, [*BASE, *url, "--ledger", sqlite_url, *extra])
+    assert_bad_input(result, *needles)
+
+
+def _runs(kind: str, host: str, hours: float, kwh: float) -> list[object]:
+    from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage
+
+    run = Run(
+        id=f"{kind}/7/{host}",
+        subject="toy",
+        stage="sft",
+        category=Category.FINE_TUNING,
+        name=kind,
+        status=RunStatus.SUCCEEDED,
+        host=host,
+        job_id="7",
+        detail={"importer": "prometheus"} if kind == "prometheus" else None,
+    )
+    usages = [
+        Usage(id=f"{run.id}/{unit.value}", run=run.id, resource=resource, unit=unit,
+              quantity=quantity, provenance=Provenance.MEASURED)
+        for resource, unit, quantity in (("gpu/H100", Unit.GPU_HOUR, hours),
+                                         ("energy/gpu", Unit.KWH, kwh))
+    ]  # fmt: skip
+    return [run, *usages]
+
+
+def test_reconcile_sets_the_wrapper_and_prometheus_side_by_side(sqlite_url: str) -> None:
+    from ledger.schema import Subject
+    from ledger.store import Ledger
+    from probes import slurm
+
+    with Ledger(sqlite_url) as ledger:
+        ledger.record(
+            [
+                Subject(id="toy", name="toy"),
+                *_runs("wrapper", "gpu-01", 8.0, 4.0),
+                *_runs("prometheus", "gpu-01", 8.2, 4.2),
+            ]  # type: ignore[list-item]
+        )
+        got = slurm.reconcile(ledger, "7")
+    assert got.probe_runs == ["wrapper/7/gpu-01"]  # the Prometheus run is not a wrapper run
+    assert (got.probe_gpu_hours, got.probe_energy_kwh) == (8.0, 4.0)  # never 16.2 GPU-hours
+    assert (got.prometheus_gpu_hours, got.prometheus_energy_kwh) == (8.2, 4.2)
+    assert got.prometheus_runs == ["prometheus/7/gpu-01"]
+    text = " ".join(got.explanation)
+    assert "The wrapper measured 8.00 allocated GPU-hours, Prometheus 8.20" in text
+    assert "never added" in text
+    assert "Energy: the wrapper's NVML counter 4.000 kWh, DCGM's counter 4.200 kWh (+5.0%)" in text
+    assert "Probe side missing" not in text
