@@ -26,13 +26,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from claims.cost_bases import (
+    BASIS_NAMES,
+    PUBLISHED,
+    basis_check,
+    basis_words,
+    bound_status,
+    every_basis,
+    on_basis,
+    representative,
+    scope_prices,
+    usd_range,
+)
 from claims.cost_facts import LedgerCosts, SubjectCosts
 from claims.decide import most_serious
 from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.files import LoadedClaim
-from claims.pricing import ScopePrice, price_scope
+from claims.pricing import ScopePrice
 from claims.registry import name_key
-from claims.report import AssertionVerdict, ScopeCheck, ScopeStatus, Verdict
+from claims.report import AssertionVerdict, ScopeCheck, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.errors import NotFoundError
@@ -46,7 +58,7 @@ INHERITANCE_FACTOR = 10
 times the figure are at best misleading."""
 _T = 1 + ABOUT_TOLERANCE
 _HOLDING = ("holds", "extreme_prices")
-_PUBLISHED = "the published dollar figures"
+_PUBLISHED = PUBLISHED
 Reading = Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
 
 
@@ -117,7 +129,7 @@ def check_basis(
         ClaimInputError: with the file, line, column and field.
     """
     seen: set[tuple[str, Unit]] = set()
-    for j, b in enumerate(a.basis):
+    for j, b in enumerate(a.rates):
         where = f"{loaded.where('assertions', i, 'basis', j)}field assertions[{i}].basis[{j}]"
         key = (b.resource, b.unit)
         if key in seen:
@@ -188,31 +200,6 @@ def _is_wider(s: Scope, than: Scope) -> bool:
     return cats >= base and more
 
 
-def _status(bound: CostBound, y: Decimal, p: ScopePrice) -> ScopeStatus:
-    if not p.quantified:
-        return "unquantified"
-    at_basis: ScopeStatus = "extreme_prices" if p.basis_cheap else "holds"
-    if bound is CostBound.ABOUT:
-        if y < p.low / _T:
-            return "fails"  # even the known part is more than "about" the figure
-        if not p.complete:
-            return "lower_bound"
-        if p.upper_only:
-            return "upper_bound"  # "under $500" says nothing of how much under
-        if p.rep_low / _T <= y <= p.rep_high * _T:
-            return at_basis
-        return "extreme_prices" if y <= p.high * _T else "fails"
-    strict = bound is CostBound.UNDER
-    if not (p.low < y if strict else p.low <= y):
-        return "fails"
-    if not p.complete:
-        return "lower_bound"
-    # a published upper bound equal to the figure ("less than $500" for "under $500") holds
-    if p.rep_high < y or (p.rep_high == y and (p.upper_only or not strict)):
-        return at_basis
-    return "upper_bound" if p.upper_only else "extreme_prices"
-
-
 def check_cost(
     a: CostAssertion,
     facts: SubjectCosts | None,
@@ -244,7 +231,8 @@ def check_cost(
     ]
     matches = [f for other in elsewhere for f in other.figures if _near(f.usd, a.usd)]
     verdict, reason, borrowed = _decide(a.usd, words, main, checks, others, matches)
-    evidence = [_evidence(c) for c in [*checks, *others]]
+    reason = basis_words(main, reason)
+    evidence = [every_basis(main), *(_evidence(c) for c in [*checks, *others])]
     if recorded is not None:
         f = recorded[1]
         evidence.insert(
@@ -276,23 +264,29 @@ def _reading(a: CostAssertion, s: Scope, target: Scope) -> Reading:
 def _check(
     a: CostAssertion, facts: SubjectCosts, s: Scope, reading: Reading, claim_date: date | None
 ) -> ScopeCheck:
+    """The scope on every basis; its figures and status are those of the basis the words mean
+    (:attr:`CostAssertion.judged_basis`)."""
     lines, gaps = facts.scope(s)
-    p = price_scope(lines, gaps, facts.book, facts.dates, claim_date, a.basis)
+    priced = scope_prices(a, facts, lines, gaps, claim_date)
+    kind = a.judged_basis
+    p = priced[kind]
     gpu = _gpu_numbers(a, p)
     return ScopeCheck(
         scope=s.id,
         subject=facts.subject,
         label=s.label,
         reading=reading,
-        status=_status(a.bound, a.usd, p),
+        status=bound_status(a.bound, a.usd, p),
         cost_usd_low=p.low,
         cost_usd_high=p.high,
         representative_usd_low=p.rep_low,
         representative_usd_high=p.rep_high,
-        representative=_representative(p, claim_date),
+        representative=representative(p, claim_date),
         gpu_hours=p.gpu_hours,
         gaps=list(p.gaps),
         notes=list(p.notes),
+        basis=kind.value,
+        bases=[basis_check(k, a, q, facts, claim_date) for k, q in priced.items()],
         **gpu,
     )
 
@@ -333,24 +327,6 @@ def _within(a: CostAssertion, high: Decimal, mid: Decimal) -> bool:
     return high < a.usd if a.bound is CostBound.UNDER else high <= a.usd
 
 
-def _representative(p: ScopePrice, claim_date: date | None) -> str:
-    """The representative price in words: the claimant's basis, else the median near card."""
-    if not p.lines:
-        return "nothing priced"
-    if p.published_only:
-        return _PUBLISHED
-    bases = sorted({x.basis for x in p.lines if x.basis})
-    market = {(x.line.resource, len(x.near), x.far) for x in p.lines if not x.basis and x.near}
-    near = f"near {claim_date}" if claim_date else "near the work"
-    if len(market) == 1:
-        resource, n, far = next(iter(market))
-        where = "(every card: none near the work)" if far else near
-        words = [f"the median of {n} {resource} cards {where}"]
-    else:
-        words = [f"the median cards {near}"] if market else []
-    return "; ".join([*bases, *words])
-
-
 def _decide(
     y: Decimal,
     words: str,
@@ -369,6 +345,16 @@ def _decide(
         return Verdict.SUPPORTED, text + (own if main.representative == _PUBLISHED else ""), False
     if main.status == "extreme_prices":
         return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}", False
+    # a figure refuted on the basis the words mean, true on another (the owned cost, say)
+    if main.status == "fails" and (
+        alt := [b for b in main.bases if b.basis != main.basis and b.status == "holds"]
+    ):
+        return (
+            Verdict.MISLEADING,
+            f"{words} holds only on {'; '.join(on_basis(b) for b in alt)}; not on the "
+            f"{BASIS_NAMES[main.basis]} basis the words mean: {_span(main)}",
+            False,
+        )
     if held:
         how = "; not for" if main.status == "fails" else "; for"
         rest = {
@@ -378,6 +364,19 @@ def _decide(
             "unquantified": f"{main.label}, which the words imply, nothing has a cost",
         }[main.status]
         return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}{how} {rest}", False
+    theirs = [c for c in others if c.status in (*_HOLDING, "lower_bound")]
+    whose = [f"{f.subject}'s {usd(f.usd)} ({f.said_by}, {f.citation})" for f in matches] or [
+        _spans(theirs, subject=True)
+    ]
+    borrowed = (
+        Verdict.MISLEADING,
+        f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}",
+        True,
+    )
+    # a figure another subject published explains a refuted one before a wider scope that
+    # only a lower bound fits
+    if main.status == "fails" and matches:
+        return borrowed
     # a wider or another subject's scope whose known part fits is enough to mislead
     if main.status == "fails" and (
         fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]
@@ -387,16 +386,8 @@ def _decide(
             f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}",
             False,
         )
-    theirs = [c for c in others if c.status in (*_HOLDING, "lower_bound")]
     if matches or theirs:
-        whose = [f"{f.subject}'s {usd(f.usd)} ({f.said_by}, {f.citation})" for f in matches] or [
-            _spans(theirs, subject=True)
-        ]
-        return (
-            Verdict.MISLEADING,
-            f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}",
-            True,
-        )
+        return borrowed
     if main.status == "unquantified":
         return (
             Verdict.UNVERIFIABLE,
@@ -453,7 +444,7 @@ def _inheritance(
     lines, gaps = facts.inherited()
     if not lines and not gaps:
         return verdict, reason
-    p = price_scope(lines, gaps, facts.book, facts.dates, claim_date, a.basis)
+    p = scope_prices(a, facts, lines, gaps, claim_date)[a.judged_basis]
     bases = ", ".join(dict.fromkeys(x.subject for x in lines)) or "the base model"
     known = "at least " if p.gaps else ""
     if p.quantified:
@@ -500,7 +491,7 @@ def _figure(c: ScopeCheck) -> str:
 
 
 def _range(low: Decimal, high: Decimal) -> str:
-    return usd(low) if low == high else f"{usd(low)}–{usd(high)}"
+    return usd_range(low, high)
 
 
 def _span(c: ScopeCheck, subject: bool = False) -> str:

@@ -103,7 +103,9 @@ def check_claims(
             for case in cases.values():
                 record_case(ledger, case)
     ctx = Context(registry=registry, items=items or ItemIndex(), seed=seed)
-    costs = LedgerCosts(ledger) if ledger is not None else None
+    # where the cases say their compute ran: the owned basis's electricity price
+    regions = {s.id: case.region for case in cases.values() for s in case.subjects}
+    costs = LedgerCosts(ledger, regions) if ledger is not None else None
     verdicts = []
     for c in loaded:
         related = {s.id for name in c.claim.cases for s in cases[name].subjects}
@@ -127,7 +129,7 @@ def _check_subjects(loaded: Sequence[LoadedClaim], ledger: Ledger, cases: Iterab
                     f"{c.where('assertions', i, 'scope')}field assertions[{i}].scope: "
                     f"{unknown('scope', a.scope, sorted(scopes))}"
                 )
-            if isinstance(a, CostAssertion) and a.basis and c.claim.subject in defined:
+            if isinstance(a, CostAssertion) and a.rates and c.claim.subject in defined:
                 case = defined[c.claim.subject]
                 check_basis(c, i, a, {(u.resource, u.unit) for u in case.usages}, book)
             if isinstance(a, CostAssertion) and a.figure_of and a.figure_of not in known:

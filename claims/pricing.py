@@ -11,7 +11,11 @@ that range (docs/claims.md, "Cost assertions"):
   quantity's own low and high ends;
 * **the market range**: cheapest near card at the low quantity to dearest at the high one;
 * **gaps**: what the scope counts but nobody quantified or priced, by name. A gap is never $0:
-  a scope with gaps has a known *lower bound*, and nothing more.
+  a scope with gaps has a known *lower bound*, and nothing more;
+* **the owned basis** (:func:`price_owned`): the scope's GPU-hours at the owned cost of the
+  hardware (:func:`ledger.energy.owned_lines`), everything else at the near cards. A claimant's
+  rate below every near rental card is an *owner's price* where it is not below the owned cost
+  per GPU-hour, and *cheaper than owning the hardware* where it is.
 
 Everything here is pure; :mod:`claims.costs` reads the ledger and decides.
 """
@@ -19,7 +23,7 @@ Everything here is pure; :mod:`claims.costs` reads the ledger and decides.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,6 +31,7 @@ from decimal import Decimal
 from claims.registry import name_key
 from claims.schema import PriceBasis
 from ledger.costs import INFORMATIONAL_UNITS, dec
+from ledger.energy import OwnedRate
 from ledger.prices import PriceBook
 from ledger.report import CostLine, Unpriced
 from ledger.schema import PriceCard, Term, Unit
@@ -35,6 +40,11 @@ NEAR_DAYS = 365
 """Cards dated within this many days of the work price it; older or newer ones only where none is
 that near (flagged)."""
 ZERO = Decimal(0)
+OWNER_PRICE = "an owner's price, not a rental one"
+"""How the words call a claimant's rate below every near rental card but not below the owned
+cost (docs/claims.md)."""
+CHEAPER_THAN_OWNING = "cheaper than owning the hardware"
+"""How the words call a claimant's rate below the owned cost."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,10 @@ class LinePrice:
     """Whether only an upper bound is known (money published as "under $Y"): its low end is
     unknown, not $0, so it can support "under $Z" (Z at or above Y) and nothing else."""
     basis_cheap: bool = False
-    """Whether the claimant's basis is below every card near the work."""
+    """Whether the claimant's basis is below every rental card near the work and below the
+    owned cost per GPU-hour (or below the rental cards where no owned cost is known)."""
+    owned: bool = False
+    """Whether the line is priced at the owned basis (amortised hardware plus energy)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +99,9 @@ class ScopePrice:
 
     @property
     def basis_cheap(self) -> bool:
-        """Whether the claimant's basis prices part of the scope below every card near the work:
-        the figure then holds only at a price nobody near the work charged."""
+        """Whether the claimant's basis prices part of the scope below every card near the work
+        and below what owning the hardware costs: the figure then holds only at a price nobody
+        near the work charged and no owner pays."""
         return any(p.basis_cheap for p in self.lines)
 
     @property
@@ -171,9 +185,11 @@ def price_line(
     when: date | None,
     bases: Sequence[PriceBasis] = (),
     claimed: date | None = None,
+    owned: OwnedRate | None = None,
 ) -> tuple[LinePrice | None, str | None]:
     """The line priced near ``when`` (and at the claimant's basis, as of ``claimed``, the claim's
-    date), or a note on why it cannot be.
+    date), or a note on why it cannot be. ``owned`` is the owned cost per GPU-hour of the line's
+    device, which a claimant's rate below every near rental card is compared with.
 
     Returns ``(None, gap)`` for a line no card or basis prices.
     """
@@ -199,10 +215,13 @@ def price_line(
     if not near and basis_price is None:
         return None, note or f"{line.resource}: no price card for {line.unit.value}"
     prices = sorted(c.usd_per_unit for c in near)
+    cheap = False
     if basis_price is not None:
         rep = basis_price
         cheapest = min([basis_price, *prices])
         dearest = max([basis_price, *prices])
+        cheap, words = _against_markets(basis_price, basis_words or "", line, near, owned)
+        note = note or words
     else:
         rep = Decimal(statistics.median(prices))
         cheapest, dearest = prices[0], prices[-1]
@@ -217,10 +236,55 @@ def price_line(
             near=near,
             basis=basis_words,
             far=far,
-            basis_cheap=basis_price is not None and bool(prices) and basis_price < prices[0],
+            basis_cheap=cheap,
         ),
         note,
     )
+
+
+def _against_markets(
+    rate: Decimal,
+    words: str,
+    line: CostLine,
+    near: Sequence[PriceCard],
+    owned: OwnedRate | None,
+) -> tuple[bool, str | None]:
+    """Whether a claimant's rate is too cheap to represent the cost (below every near rental
+    card, and below the owned cost per GPU-hour where one is known), with words saying where
+    it stands where it is below the rental cards (docs/claims.md, "Price bases")."""
+    below_cards = bool(near) and rate < min(c.usd_per_unit for c in near)
+    if near and not below_cards:
+        return False, None  # a rental card near the work at or below it: a price charged
+    cards = _cards_words(near)
+    if owned is None:
+        if not below_cards:
+            return False, None
+        return True, (
+            f"{words} is below every near rental card ({cards}); no owned cost of "
+            f"{line.resource} to compare (no purchase price or power figure)"
+        )
+    cost = f"the owned cost of {line.resource}, {_rate(owned)}/GPU-hour"
+    if rate >= owned.usd_low:
+        if not below_cards:
+            return False, None
+        return False, (
+            f"{words} is below every near rental card ({cards}) but not below {cost}: {OWNER_PRICE}"
+        )
+    where = f"below every near rental card ({cards}) and " if below_cards else ""
+    return True, f"{words} is {where}below {cost}: {CHEAPER_THAN_OWNING}"
+
+
+def _rate(owned: OwnedRate) -> str:
+    return f"${owned.usd_low:.2f}–${owned.usd_high:.2f}"
+
+
+def _cards_words(cards: Sequence[PriceCard], most: int = 4) -> str:
+    """Cards by vendor, price and date; a count and range where there are many."""
+    if len(cards) > most:
+        prices = [c.usd_per_unit for c in cards]
+        return f"{len(cards)} cards, ${min(prices):.2f}–${max(prices):.2f}"
+    ordered = sorted(cards, key=lambda c: (c.date, c.vendor))
+    return ", ".join(f"{c.vendor} ${c.usd_per_unit:.2f} ({c.date})" for c in ordered)
 
 
 def price_scope(
@@ -230,15 +294,25 @@ def price_scope(
     dates: dict[str, date],
     claim_date: date | None,
     bases: Sequence[PriceBasis] = (),
+    owned_rates: Mapping[str, OwnedRate] | None = None,
+    owned: Mapping[tuple[str, str], tuple[Decimal, Decimal, Decimal]] | None = None,
 ) -> ScopePrice:
     """Every line of a scope priced for a claim; unquantified usages and unpriceable lines are
-    gaps. ``dates`` maps run ids to the day their work was done, where known."""
+    gaps. ``dates`` maps run ids to the day their work was done, where known; ``owned_rates``
+    are the owned costs per GPU-hour a claimant's rate is compared with. Where ``owned`` is
+    given (run and resource to the owned cost of its GPU-hours), the scope is priced on the owned
+    basis (:func:`price_owned`)."""
+    rates = owned_rates or {}
     priced: list[LinePrice] = []
     missing = [_gap_words(g) for g in gaps if g.quantity is None]
     notes: list[str] = []
-    for line in lines:
+    shares = _owned_shares(lines, owned) if owned is not None else {}
+    for i, line in enumerate(lines):
         when = dates.get(line.run, claim_date)
-        result, note = price_line(line, book, when, bases, claim_date)
+        if owned is not None and _is_gpu(line):
+            result, note = _owned_line(line, shares.get(i), rates.get(line.resource))
+        else:
+            result, note = price_line(line, book, when, bases, claim_date, rates.get(line.resource))
         if result is None:
             if line.unit not in INFORMATIONAL_UNITS:  # tokens, kWh: reported beside costs
                 missing.append(f"{line.run} ({note})")
@@ -257,6 +331,81 @@ def price_scope(
         rep_high=sum((p.rep_high for p in priced), ZERO),
         high=sum((p.high for p in priced), ZERO),
         notes=tuple(notes),
+    )
+
+
+def price_owned(
+    lines: Sequence[CostLine],
+    gaps: Sequence[Unpriced],
+    book: PriceBook,
+    dates: dict[str, date],
+    claim_date: date | None,
+    owned: Mapping[tuple[str, str], tuple[Decimal, Decimal, Decimal]],
+    owned_rates: Mapping[str, OwnedRate],
+) -> ScopePrice:
+    """A scope on the owned basis: each run's GPU-hours at the owned cost of its hardware, with
+    the central estimate (every input at the midpoint of its range) as the representative price
+    and the cheapest purchase and longest lifetime to the dearest purchase and shortest lifetime
+    as the range; everything else at the near cards as on the rental basis. GPU-hours on a
+    device with no purchase price or power figure are a gap."""
+    return price_scope(lines, gaps, book, dates, claim_date, (), owned_rates, owned)
+
+
+def _is_gpu(line: CostLine) -> bool:
+    return line.unit is Unit.GPU_HOUR and line.resource.startswith("gpu/")
+
+
+def _owned_shares(
+    lines: Sequence[CostLine],
+    owned: Mapping[tuple[str, str], tuple[Decimal, Decimal, Decimal]],
+) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    """Each GPU line's share of its run's owned cost on its device model (by quantity)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, line in enumerate(lines):
+        if _is_gpu(line) and (line.run, line.resource) in owned:
+            groups.setdefault((line.run, line.resource), []).append(i)
+    out: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    for key, members in groups.items():
+        low, mid, high = owned[key]
+        even = Decimal(1) / len(members)
+        q_low = sum(dec(lines[i].quantity_low) for i in members)
+        q_mid = sum(dec(lines[i].quantity) for i in members)
+        q_high = sum(dec(lines[i].quantity_high) for i in members)
+        for i in members:
+            line = lines[i]
+            out[i] = (
+                low * (dec(line.quantity_low) / q_low if q_low else even),
+                mid * (dec(line.quantity) / q_mid if q_mid else even),
+                high * (dec(line.quantity_high) / q_high if q_high else even),
+            )
+    return out
+
+
+def _owned_line(
+    line: CostLine, cost: tuple[Decimal, Decimal, Decimal] | None, rate: OwnedRate | None
+) -> tuple[LinePrice | None, str | None]:
+    if cost is None:
+        return None, (
+            f"{line.resource}: no purchase price or power figure, the owned basis cannot price it"
+        )
+    low, central, high = cost
+    words = f"the owned cost of {line.resource}" + (
+        f" (${rate.usd:.2f}/GPU-hour central, {_rate(rate)})" if rate else ""
+    )
+    q = dec(line.quantity)
+    per_hour = central / q if q else None
+    return (
+        LinePrice(
+            line,
+            low=low,
+            rep_low=per_hour * dec(line.quantity_low) if per_hour is not None else central,
+            rep_high=per_hour * dec(line.quantity_high) if per_hour is not None else central,
+            high=high,
+            rep_price=per_hour,
+            basis=words,
+            owned=True,
+        ),
+        None,
     )
 
 

@@ -182,6 +182,34 @@ ScopeStatus = Literal[
 ]
 
 
+class BasisCheck(Record):
+    """A cost bound against one scope on one price basis (docs/claims.md, "Price bases")."""
+
+    basis: Literal["rental", "owned", "claimant"]
+    """``rental``: the near rental cards; ``owned``: amortised purchase plus energy for the
+    GPU-hours (the rest at the near cards); ``claimant``: the rates the claimant states."""
+    status: ScopeStatus
+    """The bound on this basis, as :attr:`ScopeCheck.status`."""
+    cost_usd_low: Usd | None
+    """Low end of the scope on this basis (``None`` where nothing in it is priced so)."""
+    cost_usd_high: Usd | None
+    """High end."""
+    representative_usd_low: Usd | None
+    """At the basis's representative price, low quantities."""
+    representative_usd_high: Usd | None
+    """At the representative price, high quantities."""
+    usd_per_gpu_hour_low: Usd | None
+    """The basis's low price per GPU-hour, where the scope pays for GPU-hours of one kind."""
+    usd_per_gpu_hour_high: Usd | None
+    """The basis's high price per GPU-hour (same scopes)."""
+    priced_by: str
+    """What prices it, in words."""
+    gaps: list[str] = []
+    """What this basis cannot price: never counted as $0."""
+    sources: list[str] = []
+    """Card ids and stated inputs the figures use."""
+
+
 class ScopeCheck(Record):
     """A cost bound against one ledger scope, priced for the claim (docs/claims.md)."""
 
@@ -229,6 +257,10 @@ class ScopeCheck(Record):
     """What the scope counts that nobody quantified or priced: never counted as $0."""
     notes: list[str] = []
     """Cards far from the work, a basis that could not be applied."""
+    basis: Literal["rental", "owned", "claimant"] = "rental"
+    """The price basis the words mean, which this check's figures and status use."""
+    bases: list[BasisCheck] = []
+    """The scope on every basis the ledger and the claim give (the judged one included)."""
 
 
 class AssertionVerdict(Record):
@@ -252,6 +284,13 @@ class AssertionVerdict(Record):
     """Comparison and data-efficiency checks."""
     scopes: list[ScopeCheck] = []
     """Cost checks."""
+    relation: str | None = None
+    """For comparison and data-efficiency checks: ``beats`` or the parity relation the words
+    state (``matches``, ``rivals``...), which with ``margin_points`` sets the band each
+    difference was judged against (docs/claims.md); ``None`` for other kinds."""
+    margin_points: float | None = None
+    """The margin the words state, in percentage points; ``None`` where they state none (then
+    parity uses the default band of :data:`claims.decide.DEFAULT_PARITY_MARGIN_POINTS`)."""
 
 
 class ClaimVerdict(Record):

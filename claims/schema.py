@@ -12,7 +12,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ledger.enums import Unit
 from ledger.schema import Id, Money, Record, Source
@@ -156,6 +156,20 @@ class PriceBasis(Record):
         return self
 
 
+class BasisKind(StrEnum):
+    """The price basis a cost assertion's words mean (docs/claims.md, "Price bases")."""
+
+    RENTAL = "rental"
+    """What renting the compute costs: the dated rental cards near the work. What a headline
+    "trained for $X" means where the words name no other basis."""
+    OWNED = "owned"
+    """What the compute costs on hardware one owns: the purchase price amortised over the
+    hardware's lifetime, with server and networking overhead, plus electricity (Epoch AI's
+    method, :func:`ledger.energy.owned_rate`)."""
+    CLAIMANT = "claimant"
+    """The claimant's stated rate: given as a list of rates under ``basis:``."""
+
+
 class CostAssertion(Record):
     """ "Trained for under $50": a dollar bound on the subject's cost."""
 
@@ -173,12 +187,48 @@ class CostAssertion(Record):
     """The ledger scope the words themselves state ("the final run cost $Y"), where they state
     one: the figure is judged on it. Otherwise the engine reads the words as the cost of producing
     the model, and inherited costs count against them (see docs/claims.md)."""
-    basis: list[PriceBasis] = []
-    """The price basis the claimant states ("assuming $2 per H800-hour", "at Lambda's prices"):
-    the representative price of those resources. The market range is shown beside it."""
+    basis: Annotated[
+        Annotated[BasisKind, Tag("named")] | Annotated[list[PriceBasis], Tag("rates")],
+        Discriminator(lambda v: "rates" if isinstance(v, list) else "named"),
+    ] = []
+    """The price basis the words mean. Either a list of the rates the claimant states
+    ("assuming $2 per H800-hour", "at Lambda's prices": the claimant's basis, the representative
+    price of those resources), or the name of a market basis the words imply: ``rental``
+    ("would cost $X to rent") or ``owned`` ("cost the lab $X in hardware and power"). Where it is
+    absent the words mean rental. The verdict shows the figure on every basis and judges this
+    one."""
     figure_of: Id | None = None
     """The ledger subject whose figure the words credit to this one (one model's training cost
     reported as its successor's), where the claim says so."""
+
+    @field_validator("basis", mode="before")
+    @classmethod
+    def _known_basis(cls, value: object) -> object:
+        if isinstance(value, list):
+            return value
+        if value == BasisKind.CLAIMANT:
+            raise ValueError(
+                "the claimant's basis is their stated rate: list it "
+                "([{resource: gpu/H800, usd_per_unit: 2}]) instead of naming it"
+            )
+        if value not in {BasisKind.RENTAL, BasisKind.OWNED}:
+            raise ValueError(
+                f"unknown basis {value!r}: name rental or owned, or list the claimant's rates"
+            )
+        return value
+
+    @property
+    def rates(self) -> list[PriceBasis]:
+        """The rates the claimant states (empty where the basis is named, or absent)."""
+        return self.basis if isinstance(self.basis, list) else []
+
+    @property
+    def judged_basis(self) -> BasisKind:
+        """The basis the words mean: the one named, else the claimant's where a rate is stated,
+        else rental."""
+        if isinstance(self.basis, BasisKind):
+            return self.basis
+        return BasisKind.CLAIMANT if self.basis else BasisKind.RENTAL
 
 
 class ComparisonAssertion(Record):

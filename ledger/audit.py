@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ledger.costs import by_category, group_lines, in_scope, price_lines, scope_costs, unpriced
+from ledger.energy import build_bases, subject_scope
 from ledger.prices import PriceBook, bundled_cards
 from ledger.report import Audit, CostLine, CostReport, Grouping, HeadlineCheck, ScopeCost, Unpriced
 from ledger.schema import Case, HeadlineFigure, Unit
@@ -36,9 +37,15 @@ def _cards_used(lines: list[CostLine]) -> list[str]:
 
 
 def build_report(
-    ledger: Ledger, subject: str, by: Grouping = "category", book: PriceBook | None = None
+    ledger: Ledger,
+    subject: str,
+    by: Grouping = "category",
+    book: PriceBook | None = None,
+    region: str | None = None,
 ) -> CostReport:
-    """Costs of a subject and its ancestors, grouped by category, stage or run.
+    """Costs of a subject and its ancestors, grouped by category, stage or run, with its scopes
+    (and everything the subject recorded) on the rental and owned bases, energy and emissions
+    (``region``: where the compute ran, for electricity prices and grid intensity).
 
     Raises:
         NotFoundError: the subject is not in the ledger.
@@ -50,14 +57,16 @@ def build_report(
     else:
         groups = group_lines(lines, lambda line: line.stage if by == "stage" else line.run)
     missing = _unpriced(ledger, lineage, lines)
+    scopes = ledger.scopes(subject)
     return CostReport(
         subject=subject,
         lineage=lineage,
         by=by,
         groups=groups,
-        scopes=scope_costs(lines, ledger.scopes(subject), missing),
+        scopes=scope_costs(lines, scopes, missing),
         unpriced=missing,
         price_cards=_cards_used(lines),
+        bases=build_bases(lines, [*scopes, subject_scope(subject)], book, region),
     )
 
 
@@ -86,6 +95,7 @@ def build_audit(ledger: Ledger, case: Case, book: PriceBook | None = None) -> Au
         unpriced=missing,
         price_cards=_cards_used(lines),
         ledger_head=ledger.head()[1],
+        bases=build_bases(lines, defined, book, case.region),
     )
 
 

@@ -31,10 +31,11 @@ MAX_QUANTITY: dict[Unit, float] = {
     Unit.PERSON_HOUR: 1e7,
     Unit.KWH: 1e11,
     Unit.FLOP: 1e30,
+    Unit.DEVICE: 1e8,
     Unit.USD: 1e13,
 }
 """The largest quantity one usage can have, per unit: a billion GPU-hours, 1e16 tokens, 1e13
-calls, ten million person-hours, 1e11 kWh (100 TWh), 1e30 FLOP, $10 trillion."""
+calls, ten million person-hours, 1e11 kWh (100 TWh), 1e30 FLOP, 1e8 devices, $10 trillion."""
 
 MAX_TOKENS_PER_CALL = 1e9
 """No API call reads or writes more than a billion tokens (context windows hold about 1e7)."""

@@ -70,6 +70,9 @@ class Unit(StrEnum):
     """Energy. Not billed unless a card prices it (a rented GPU-hour includes its power)."""
     FLOP = "flop"
     """Floating-point operations. Not billed."""
+    DEVICE = "device"
+    """One accelerator bought outright: purchase-price cards use it; no usage is counted in it (the
+    owned-hardware basis amortises these prices over a lifetime, ``ledger/estimators.py``)."""
     USD = "usd"
     """US dollars, where a cost was published only as money ("under $500 of API calls"): counted
     at face value, with the bound the source gives as the range; no price card applies."""

@@ -15,6 +15,13 @@ Formulas (units in the input names):
   ``items * passes * tokens_per_item / throughput_tok_per_s_per_gpu / 3600``
   over ranges of passes, tokens per item and per-GPU throughput.
 - ``retrain_gpu_hours``: ``runs * gpu_hours_per_run`` over ranges of both.
+- ``gpu_energy_kwh``: ``gpu_hours * tdp_w * gpu_power_fraction / 1000``, the energy of GPUs
+  nobody metered, over a range of average draw as a fraction of the board's TDP.
+- ``owned_gpu_cost_usd``: the owned-hardware price of GPU-hours (Epoch AI's method),
+  ``gpu_hours * purchase_usd_per_gpu / (lifetime_years * 8766 * utilisation)
+  / (1 - interconnect_cost_fraction) + facility_kwh * usd_per_kwh``, where the purchase price
+  includes the GPU's share of its server and ``facility_kwh`` is the GPUs' energy times the server
+  power factor and PUE (:mod:`ledger.energy`).
 """
 
 from __future__ import annotations
@@ -221,8 +228,127 @@ def retrain_gpu_hours(
     )
 
 
+HOURS_PER_YEAR = 24 * 365.25
+"""Hours in a year of the amortisation period (Epoch AI's ``HOURS_PER_YEAR``)."""
+
+
+def gpu_energy_kwh(
+    *,
+    id: str,
+    run: str,
+    gpu_hours: Bounds,
+    tdp_w: float,
+    gpu_power_fraction: Bounds,
+    note: str | None = None,
+) -> Usage:
+    """Energy of GPUs nobody metered: ``gpu_hours * tdp_w * gpu_power_fraction / 1000`` kWh."""
+    hours = _check("gpu_hours", gpu_hours, positive=False)
+    fraction = _check("gpu_power_fraction", gpu_power_fraction)
+    tdp = _check("tdp_w", tdp_w)[0]
+    if fraction[1] > 1:
+        raise InputError("estimator input gpu_power_fraction: a board cannot average above its TDP")
+
+    def kwh(h: float, f: float) -> float:
+        return h * tdp * f / 1000
+
+    return _usage(
+        id,
+        run,
+        "energy/gpu",
+        Unit.KWH,
+        kwh(_mid(hours), _mid(fraction)),
+        kwh(hours[0], fraction[0]),
+        kwh(hours[1], fraction[1]),
+        "gpu_hours * tdp_w * gpu_power_fraction / 1000",
+        {
+            "gpu_hours_low": hours[0],
+            "gpu_hours_high": hours[1],
+            "tdp_w": tdp,
+            "gpu_power_fraction_low": fraction[0],
+            "gpu_power_fraction_high": fraction[1],
+        },
+        "gpu_energy_kwh",
+        note,
+    )
+
+
+def owned_gpu_cost_usd(
+    *,
+    id: str,
+    run: str,
+    resource: str,
+    gpu_hours: Bounds,
+    purchase_usd_per_gpu: Bounds,
+    lifetime_years: Bounds,
+    utilisation: Bounds,
+    interconnect_cost_fraction: float,
+    facility_kwh: Bounds,
+    usd_per_kwh: Bounds,
+    purchase_cards: str = "",
+    note: str | None = None,
+) -> Usage:
+    """What GPU-hours cost on hardware one owns (Epoch AI's amortised hardware plus energy):
+    ``gpu_hours * purchase_usd_per_gpu / (lifetime_years * 8766 * utilisation)
+    / (1 - interconnect_cost_fraction) + facility_kwh * usd_per_kwh`` US dollars.
+
+    ``purchase_usd_per_gpu`` includes the GPU's share of its server (an 8-GPU server's price / 8,
+    or a board's price times the server cost overhead); ``facility_kwh`` is the GPUs' energy
+    (measured or estimated) times the server power factor and PUE.
+    """
+    hours = _check("gpu_hours", gpu_hours, positive=False)
+    price = _check("purchase_usd_per_gpu", purchase_usd_per_gpu)
+    life = _check("lifetime_years", lifetime_years)
+    util = _check("utilisation", utilisation)
+    kwh = _check("facility_kwh", facility_kwh, positive=False)
+    rate = _check("usd_per_kwh", usd_per_kwh)
+    if util[1] > 1:
+        raise InputError("estimator input utilisation: a share of hours cannot exceed 1")
+    if not 0 <= interconnect_cost_fraction < 1:
+        raise InputError("estimator input interconnect_cost_fraction: need 0 <= fraction < 1")
+    network = 1 - interconnect_cost_fraction
+
+    def usd(h: float, p: float, y: float, u: float, e: float, r: float) -> float:
+        return h * p / (y * HOURS_PER_YEAR * u) / network + e * r
+
+    return _usage(
+        id,
+        run,
+        f"owned/{resource}",
+        Unit.USD,
+        usd(_mid(hours), _mid(price), _mid(life), _mid(util), _mid(kwh), _mid(rate)),
+        usd(hours[0], price[0], life[1], util[1], kwh[0], rate[0]),
+        usd(hours[1], price[1], life[0], util[0], kwh[1], rate[1]),
+        "gpu_hours * purchase_usd_per_gpu / (lifetime_years * 8766 * utilisation)"
+        " / (1 - interconnect_cost_fraction) + facility_kwh * usd_per_kwh",
+        {
+            "gpu_hours_low": hours[0],
+            "gpu_hours_high": hours[1],
+            "purchase_usd_per_gpu_low": price[0],
+            "purchase_usd_per_gpu_high": price[1],
+            "purchase_cards": purchase_cards,
+            "lifetime_years_low": life[0],
+            "lifetime_years_high": life[1],
+            "utilisation_low": util[0],
+            "utilisation_high": util[1],
+            "interconnect_cost_fraction": interconnect_cost_fraction,
+            "facility_kwh_low": kwh[0],
+            "facility_kwh_high": kwh[1],
+            "usd_per_kwh_low": rate[0],
+            "usd_per_kwh_high": rate[1],
+        },
+        "owned_gpu_cost_usd",
+        note,
+    )
+
+
 ESTIMATORS: dict[str, Callable[..., Usage]] = {
     f.__name__: f
-    for f in (pretraining_gpu_hours, api_tokens, inference_gpu_hours, retrain_gpu_hours)
+    for f in (
+        pretraining_gpu_hours,
+        api_tokens,
+        inference_gpu_hours,
+        retrain_gpu_hours,
+    )
 }
-"""Estimators by name, as case files refer to them."""
+"""Estimators by name, as case files refer to them. The energy and owned-cost estimators are
+not among them: :mod:`ledger.energy` calls them for every report and audit."""

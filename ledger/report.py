@@ -7,21 +7,12 @@ rounded to 1/10,000 of a dollar and GPU-hours numbers; ``None`` stays ``null``.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import PlainSerializer
-
-from ledger.schema import SCHEMA_VERSION, Category, Provenance, Record, Unit
+from ledger.bases import Bases
+from ledger.schema import SCHEMA_VERSION, Category, Provenance, Record, Unit, Usd
 
 Grouping = Literal["category", "stage", "run"]
-
-
-def _usd_json(value: Decimal) -> float:
-    return float(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
-
-
-Usd = Annotated[Decimal, PlainSerializer(_usd_json, return_type=float, when_used="json")]
 
 
 class CostLine(Record):
@@ -138,6 +129,68 @@ class Unpriced(Record):
     """Where it is mentioned."""
 
 
+class VerdictLine(Record):
+    """One claim's verdict in one line, for the bottom line."""
+
+    claim: str
+    """Claim id."""
+    verdict: str
+    """The claim's verdict (``supported``, ``misleading``, ...: see ``claims.report.Verdict``)."""
+    text: str
+    """The line: the claim, its verdict and each assertion's."""
+
+
+class BottomLine(Record):
+    """What a report says first: two or three plain sentences with the deciding numbers, then
+    one line per claim. Built by :func:`ledger.bottom_line.audit_bottom_line` (a case's audit),
+    :func:`ledger.bottom_line.report_bottom_line` (a subject's own runs) and, with verdicts,
+    :func:`claims.bottom_line.bottom_line`; every report format renders it first."""
+
+    sentences: list[str]
+    """The result in words: which figure covers which scope, the wider scopes, what is missing."""
+    verdicts: list[VerdictLine] = []
+    """One line per claim checked, in the order the claims were checked."""
+
+
+class ReportTotal(Record):
+    """A totals row of a cost report."""
+
+    label: str
+    """What it sums: the subject's own lines, or everything with the inherited ones."""
+    inherited: bool
+    """Whether ancestors' lines are included."""
+    cost_usd_low: Usd
+    """Sum of the priced lines' low ends."""
+    cost_usd_high: Usd
+    """Sum of the priced lines' high ends."""
+    gpu_hours: float | None
+    """Central GPU-hours, ``None`` where no line is in GPU-hours."""
+    gpu_hours_low: float | None
+    """Low GPU-hours."""
+    gpu_hours_high: float | None
+    """High GPU-hours."""
+    unpriced_lines: int
+    """Lines without a card: missing from the sums, not zero."""
+
+
+class QuietRun(Record):
+    """A finished run of the subject that recorded no GPU usage, or nothing at all."""
+
+    run: str
+    """Run id."""
+    stage: str
+    """Its stage."""
+    status: str
+    """Its status."""
+    recorded_nothing: bool
+    """Whether it recorded no usage of any kind (else: other usages, but no GPU time)."""
+    why: str | None
+    """Why no GPU usage was recorded, where the wrapper knew (NVML unavailable, no GPU visible)."""
+    parent_run: str | None = None
+    """The wrapped run it belongs to, whose GPU time covers it (a Trainer callback inside
+    ``receipts run``)."""
+
+
 class CostReport(Record):
     """Costs of one subject and its ancestors, grouped one way."""
 
@@ -157,6 +210,14 @@ class CostReport(Record):
     """What carries no cost, and why."""
     price_cards: list[str]
     """Ids of every card used."""
+    totals: list[ReportTotal] = []
+    """The totals rows: own lines, then with the inherited ones where there are any."""
+    quiet_runs: list[QuietRun] = []
+    """Finished runs of the subject that recorded no GPU time, or nothing."""
+    bottom_line: BottomLine | None = None
+    """The result in words (:class:`BottomLine`)."""
+    bases: Bases | None = None
+    """Rental and owned price bases, energy and emissions (:mod:`ledger.bases`)."""
 
 
 class HeadlineCheck(Record):
@@ -213,3 +274,6 @@ class Audit(Record):
     """Ids of every card used."""
     ledger_head: str
     """Hash of the ledger's last entry when the audit was made."""
+    bases: Bases | None = None
+    """Each scope on the rental and owned price bases, with energy and emissions
+    (:mod:`ledger.bases`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     field_validator,
     model_validator,
 )
@@ -85,6 +86,15 @@ Quantity = Annotated[float, AfterValidator(_finite_non_negative)]
 Seconds = Annotated[float, AfterValidator(_finite_non_negative), AfterValidator(_seconds)]
 """A duration in seconds: finite, non-negative, at most ``ledger.bounds.MAX_SECONDS``."""
 Money = Annotated[Decimal, AfterValidator(_money)]
+
+
+def _usd_json(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+Usd = Annotated[Decimal, PlainSerializer(_usd_json, return_type=float, when_used="json")]
+"""A computed dollar amount: ``Decimal`` in Python, a number rounded to 1/10,000 of a dollar in
+JSON (reports and audits)."""
 
 
 class Record(BaseModel):
@@ -415,6 +425,9 @@ class Case(Record):
     """Dollar figures quoted in the press about the subject."""
     funnel_steps: list[FunnelStep] = []
     """Curation funnels of the subject's data."""
+    region: Annotated[str, Field(pattern=r"^([A-Z]{3}|EU)$")] | None = None
+    """Where the compute ran, for electricity prices and grid carbon intensity: an ISO 3166-1
+    alpha-3 country code (``USA``, ``CHN``) or ``EU``; ``None`` where nobody stated it."""
 
 
 class HeadlineFigure(Record):

@@ -24,8 +24,11 @@ S1_RESOURCES = [
 def test_bundled_cards_are_dated_sourced_and_cover_the_s1_pipeline() -> None:
     cards = bundled_cards()
     assert len({c.id for c in cards}) == len(cards)
-    # A100 rentals are dated from 2021 (Epoch AI's price data); nothing older or undated ships
-    assert all(c.source and c.date.year >= 2021 for c in cards)
+    # A100 rentals are dated from 2021 (Epoch AI's price data); purchase prices from the A100's
+    # 2020 launch; nothing older or undated ships
+    assert all(c.source for c in cards)
+    assert all(c.date.year >= 2021 for c in cards if c.unit is not Unit.DEVICE)
+    assert all(c.date.year >= 2020 for c in cards)
     assert set(S1_RESOURCES) <= {c.resource for c in cards}
 
 
@@ -95,3 +98,33 @@ def test_csv_errors_name_the_line(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"bad.csv: line 3: field price_usd"):
         load_price_file(path)
+
+
+def test_prices_list_shows_the_new_cards_with_their_sources(runner, sqlite_url: str) -> None:
+    import json
+
+    from receipts.cli import app
+
+    result = runner.invoke(app, ["prices", "list", "--json", "--ledger", sqlite_url])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in json.loads(result.stdout)}
+    for card in (
+        "b200-spheron-2026-03-17-on-demand",
+        "h200-amazon-web-services-2025-03-17-on-demand",
+        "h800-cr8dl-2024-08-24-on-demand",
+        "h800-cr8dl-2025-03-03-on-demand",
+        "electricity-usa-industrial-2024",
+        "electricity-chn-industrial-2024",
+    ):
+        assert rows[card]["source"], card
+    h800 = rows["h800-cr8dl-2024-08-24-on-demand"]
+    assert (h800["resource"], h800["vendor"], h800["date"]) == ("gpu/H800", "CR8DL", "2024-08-24")
+    assert str(h800["price_usd"]) == "3.42" and "cr8dl.ai" in h800["source"]
+    bought = [r for r in rows.values() if r["unit"] == "device"]
+    assert {r["resource"] for r in bought} >= {
+        "server/H100",
+        "gpu/H800",
+        "server/H200",
+        "server/B200",
+    }
+    assert all("Epoch AI" in r["source"] for r in bought)
