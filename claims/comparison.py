@@ -97,6 +97,8 @@ def check_comparison(
         numbers=numbers(reg, main),
         evidence=evidence,
         comparators=[c for c, _ in results],
+        relation=a.relation.value,
+        margin_points=a.margin_points,
     )
 
 
@@ -201,6 +203,8 @@ def _check_set(
         numbers=[f"vs {c.comparator}: {line}" for c, _ in results for line in numbers(reg, c)],
         evidence=evidence,
         comparators=[c for c, _ in results],
+        relation=a.relation.value,
+        margin_points=a.margin_points,
     )
 
 

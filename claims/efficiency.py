@@ -83,6 +83,8 @@ def check_data_efficiency(
         numbers=numbers(reg, comparator),
         evidence=evidence,
         comparators=[comparator],
+        relation=a.relation.value,
+        margin_points=a.margin_points,
     )
 
 

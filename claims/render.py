@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from claims.report import BaselineRow, CheckReport, ClaimVerdict, Verdict
+from claims.report import CheckReport, ClaimVerdict, Verdict
 
 STYLES = {
     Verdict.SUPPORTED: "green",
@@ -69,52 +69,21 @@ def render_claims_summary(console: Console, claims: Sequence[ClaimVerdict]) -> N
     if not claims:
         return
     table = Table(title="Published claims, checked (receipts check)", title_justify="left")
-    for name in ("claim", "assertion", "verdict", "reason"):
-        table.add_column(name)
+    table.add_column("claim: assertion", ratio=1, overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("reason", ratio=3)
     for claim in claims:
         for i, a in enumerate(claim.assertions):
-            first = Text.assemble(claim.id, " (", verdict_text(claim.verdict), ")")
+            head = (
+                Text.assemble((claim.id, "bold"), " (", verdict_text(claim.verdict), ")\n")
+                if i == 0
+                else Text("")
+            )
             table.add_row(
-                first if i == 0 else Text(""),
-                Text(a.id),
+                Text.assemble(head, "  ", a.id),
                 verdict_text(a.verdict),
                 Text(a.reason),
+                end_section=i == len(claim.assertions) - 1,
             )
     console.print(table)
     console.print(Text(LEGEND))
-
-
-def render_baselines(console: Console, rows: Sequence[BaselineRow]) -> None:
-    """Published scores, conflicting values side by side."""
-    table = Table(title="Published scores (baseline registry)", title_justify="left")
-    for name, justify in (
-        ("model", "left"),
-        ("benchmark", "left"),
-        ("score", "right"),
-        ("n", "right"),
-        ("protocol", "left"),
-        ("origin", "left"),
-        ("source", "left"),
-        ("", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
-        flags = []
-        if r.preferred:
-            flags.append("used by verdicts")
-        if r.setting:
-            flags.append(r.setting)
-        if r.other_values_pct:
-            flags.append("conflicts: " + ", ".join(f"{v:.1f}" for v in r.other_values_pct))
-        source = f"{r.source} {r.location}" + (f" (from {r.cited_from})" if r.cited_from else "")
-        table.add_row(
-            Text(r.model),
-            Text(r.benchmark),
-            f"{r.value_pct:.1f}",
-            "—" if r.n is None else str(r.n),
-            Text(r.protocol),
-            r.origin,
-            Text(source),
-            Text("; ".join(flags)),
-        )
-    console.print(table)

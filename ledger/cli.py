@@ -6,6 +6,7 @@ one line and exit code 2 by :class:`ErrorHandlingGroup`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from decimal import Decimal
 from enum import StrEnum
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from ledger.enums import Unit
 from ledger.errors import LedgerError, error_line
 
 if TYPE_CHECKING:
@@ -81,13 +83,21 @@ class By(StrEnum):
     run = "run"
 
 
+PIPED_WIDTH = 160
+"""Columns of the tables when standard output is not a terminal and ``COLUMNS`` is not set."""
+
+
 def console() -> Console:
-    """Standard output, wide enough for the tables when piped, that drops control characters
-    (:class:`~ledger.render.SafeConsole`): a value from an input file cannot reach the terminal
-    as an escape sequence."""
+    """Standard output that drops control characters (:class:`~ledger.render.SafeConsole`): a
+    value from an input file cannot reach the terminal as an escape sequence. Its width is the
+    terminal's; when piped, ``COLUMNS`` where it is set (``COLUMNS=80 receipts audit s1 | less``),
+    else :data:`PIPED_WIDTH`."""
     from ledger.render import SafeConsole
 
-    return SafeConsole(width=None if sys.stdout.isatty() else 160)
+    columns = os.environ.get("COLUMNS", "").strip()
+    piped = not sys.stdout.isatty()
+    width = None if not piped or (columns.isdigit() and int(columns) > 0) else PIPED_WIDTH
+    return SafeConsole(width=width)
 
 
 def print_json(data: Any) -> None:
@@ -107,13 +117,16 @@ def report(
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Costs of one subject and its ancestors, as ranges over the price cards."""
+    """Costs of one subject and its ancestors, as ranges over the price cards: the bottom line,
+    the groups with their totals, every usage line with its quantity (tokens, FLOP, person-hours,
+    API calls, energy), the gaps and the runs that recorded no GPU time."""
     from ledger.audit import build_report
     from ledger.render import render_report
     from ledger.store import open_for_reading
+    from ledger.summary import complete_report
 
     with open_for_reading(ledger) as store:  # reaps where it can write; read-only media work
-        result = build_report(store, subject, by.value)
+        result = complete_report(store, build_report(store, subject, by.value))
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -181,6 +194,9 @@ def prices_list(
     resource: Annotated[
         str | None, typer.Option("--resource", help="Only resources starting with this.")
     ] = None,
+    unit: Annotated[
+        Unit | None, typer.Option("--unit", help="Only cards priced in this unit.")
+    ] = None,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -192,6 +208,7 @@ def prices_list(
     with Ledger(ledger) as store:
         rows = price_book(store).summary()
     rows = [r for r in rows if resource is None or r["resource"].startswith(resource)]
+    rows = [r for r in rows if unit is None or r["unit"] == unit]
     if as_json:
         print_json(rows)
     else:

@@ -17,6 +17,17 @@ from probes.cli import register as register_probes
 if TYPE_CHECKING:
     from receipts.appendix import Appendix
 
+FormatsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--format",
+        help="md, tex, html, json or pdf (pdf needs the pdf extra); several as md,html,tex or "
+        "by repeating the option. Default: a file's suffix, or for a directory md, tex, html "
+        "and json.",
+        show_default=False,
+    ),
+]
+
 app = typer.Typer(
     name="receipts",
     cls=ErrorHandlingGroup,
@@ -49,19 +60,23 @@ def audit(
         Path | None,
         typer.Option(
             "--out",
-            help="Also write the audit appendix into this existing directory: report.md, "
-            "report.tex (with report-body.tex), report.html and report.json, figures in "
-            "report-figures/.",
+            help="Also write the audit appendix into this directory (created where missing): "
+            "report.md, report.tex (with report-body.tex), report.html and report.json, figures "
+            "in report-figures/.",
             show_default=False,
         ),
     ] = None,
+    formats: FormatsOpt = None,
 ) -> None:
-    """Load a case into the ledger (idempotently); print its cost audit and the verdicts of its
-    bundled claims and of the claim files given."""
+    """Load a case into the ledger (idempotently); print the bottom line (which figure covers
+    which scope, the wider scopes, each claim's verdict), then its cost audit and the verdicts of
+    its bundled claims and of the claim files given."""
     if out is not None:
-        from receipts.appendix import check_output
+        from receipts.appendix import BUNDLE, check_formats, check_output
 
         check_output(out, directory=True)  # before the ledger is touched
+        formats = check_formats(formats or list(BUNDLE), out)
+    from claims.bottom_line import bottom_line
     from claims.cli import case_claims
     from claims.render import render_claims_summary
     from ledger.audit import build_audit
@@ -69,6 +84,7 @@ def audit(
     from ledger.errors import InputError
     from ledger.render import render_audit
     from ledger.store import Ledger
+    from ledger.summary import scope_walls
 
     loaded = load_case(case)
     if subject is not None:
@@ -84,31 +100,50 @@ def audit(
         record_case(store, loaded)
         result = build_audit(store, loaded)
         claims = case_claims(loaded.id, store, claims_files or [], baselines or [])
+        bottom = bottom_line(result, claims, scope_walls(store, result))
         if out is not None:
+            from ledger.progress import activity
             from receipts.appendix import build_appendix
 
-            bundle = build_appendix(store, case=loaded, audit=result, claims=claims)
+            with activity("building the appendix (figures, tables)"):
+                bundle = build_appendix(store, case=loaded, audit=result, claims=claims)
     if as_json:
         print_json(
             {
                 **result.model_dump(mode="json"),
+                "bottom_line": bottom.model_dump(mode="json"),
                 "claims": [claim.model_dump(mode="json") for claim in claims],
             }
         )
     else:
-        render_audit(console(), result)
-        render_claims_summary(console(), claims)
+        out_console = console()
+        render_audit(out_console, result, bottom)
+        render_claims_summary(out_console, claims)
     if bundle is not None and out is not None:
-        _write_bundle(bundle, out)
+        _write_bundle(bundle, out, formats, err=True)
 
 
-def _write_bundle(result: Appendix, out: Path) -> None:
-    from receipts.appendix import write_bundle
+def _write_bundle(
+    result: Appendix, out: Path, formats: list[str] | None = None, *, err: bool = False
+) -> None:
+    """Write ``report.<format>`` files into ``out`` and say what was written (one line a
+    document, one for the figures, then the fingerprint), on stderr with ``err``."""
+    from ledger.progress import activity
+    from receipts.appendix import BUNDLE, write_bundle
 
-    for path in write_bundle(result, out):
-        if path.suffix not in (".png", ".svg"):
-            typer.echo(f"wrote {path}", err=True)
-    typer.echo(_fingerprint_line(result), err=True)
+    with activity(f"writing the appendix into {out}"):
+        written = write_bundle(result, out, formats or BUNDLE)
+    _say_written(written, err=err)
+    typer.echo(_fingerprint_line(result), err=err)
+
+
+def _say_written(written: list[Path], *, err: bool = False) -> None:
+    figures = [p for p in written if p.parent.name.endswith("-figures")]
+    for path in written:
+        if path not in figures:
+            typer.echo(f"wrote {path}", err=err)
+    if figures:
+        typer.echo(f"wrote {len(figures)} figure files in {figures[0].parent}", err=err)
 
 
 def _fingerprint_line(result: Appendix) -> str:
@@ -125,43 +160,51 @@ def appendix(
         Path,
         typer.Option(
             "--out",
-            help="File to write, in an existing directory; figures go to <stem>-figures/ beside "
-            "it, and LaTeX also writes the \\input-able <stem>-body.tex.",
+            help="A file to write, in an existing directory (figures go to <stem>-figures/ "
+            "beside it, and LaTeX also writes the \\input-able <stem>-body.tex); or a directory "
+            "(one that exists, a path without a suffix, or any path with several formats), "
+            "created where missing, that receives report.<format> for each format.",
         ),
     ],
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="md, tex, html, json or pdf (pdf needs the pdf extra). Default: from the "
-            "suffix of --out.",
-            show_default=False,
-        ),
-    ] = None,
+    formats: FormatsOpt = None,
     claims_files: ClaimsOpt = None,
     baselines: BaselinesOpt = None,
     ledger: LedgerOpt = None,
 ) -> None:
     """Write the audit appendix of a subject: costs, runs, funnel, evals, claims, methods and a
-    fingerprint to check it against the ledger, as Markdown, LaTeX, HTML, JSON or PDF."""
+    fingerprint to check it against the ledger, as Markdown, LaTeX, HTML, JSON or PDF (several
+    in one call into a directory)."""
     from claims.cli import case_claims
     from ledger.store import Ledger
-    from receipts.appendix import build_appendix, check_format, check_output, write_appendix
+    from receipts.appendix import (
+        BUNDLE,
+        build_appendix,
+        check_formats,
+        check_output,
+        write_appendix,
+    )
     from receipts.appendix.build import case_for
 
-    check_output(out)
-    chosen = check_format(fmt, out)
-    with Ledger(ledger) as store:
+    chosen = check_formats(formats, out) if formats else []
+    into_directory = out.is_dir() or not out.suffix or len(chosen) > 1
+    if into_directory:
+        check_output(out, directory=True)
+        chosen = chosen or list(BUNDLE)
+    else:
+        check_output(out)
+        chosen = chosen or check_formats(None, out)
+    from ledger.progress import activity
+
+    with Ledger(ledger) as store, activity(f"building the appendix of {subject}"):
         case = case_for(store, subject)
         claims = case_claims(case.id, store, claims_files or [], baselines or [])
         result = build_appendix(store, subject, case=case, claims=claims)
-    written = write_appendix(result, chosen, out)
-    figures = [p for p in written if p.suffix in (".png", ".svg")]
-    for path in written:
-        if path not in figures:
-            typer.echo(f"wrote {path}")
-    if figures:
-        typer.echo(f"wrote {len(figures)} figure files in {figures[0].parent}")
+    if into_directory:
+        _write_bundle(result, out, chosen)
+        return
+    with activity(f"writing {out}"):
+        written = write_appendix(result, chosen[0], out)
+    _say_written(written)
     typer.echo(_fingerprint_line(result))
 
 

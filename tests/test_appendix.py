@@ -60,7 +60,9 @@ def test_audit_out_writes_the_four_formats_with_their_figures(s1: tuple[Path, st
         assert (out / name).stat().st_size > 1000, name
     figures = sorted(p.name for p in (out / "report-figures").iterdir())
     assert figures == [
-        f"{n}.{ext}" for n in ("accuracy", "cost-by-category", "funnel") for ext in ("png", "svg")
+        f"{n}.{ext}"
+        for n in ("accuracy", "cost-by-category", "forest", "funnel", "gpu-prices", "scope-ladder")
+        for ext in ("pdf", "svg")
     ]
     assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
 
@@ -76,7 +78,9 @@ def test_the_fingerprint_in_every_format_matches_receipts_verify(s1: tuple[Path,
     fp = json.loads((out / "report.json").read_text())["fingerprint"]
     assert (fp["ledger_head"], fp["ledger_seq"]) == (head, seq)
     assert fp["verify_command"] == f"receipts verify --head {head}"
-    assert fp["package_version"] and len(fp["price_cards"]) == 31
+    # the 31 cards that priced a line, plus the owned basis' 15 H100 purchase-price cards and
+    # 3 US electricity cards
+    assert fp["package_version"] and len(fp["price_cards"]) == 31 + 15 + 3
     for name in ("report.md", "report.tex", "report-body.tex", "report.html"):
         assert head in (out / name).read_text(encoding="utf-8"), name
 
@@ -137,8 +141,8 @@ def test_appendix_command_formats_and_suffixes(s1: tuple[Path, str], tmp_path: P
     )
     assert done.exit_code == 0, done.output
     assert (tmp_path / "paper-body.tex").is_file()
-    assert (tmp_path / "paper-figures" / "cost-by-category.png").is_file()
-    assert "\\receiptsfigdir/cost-by-category.png" in (tmp_path / "paper-body.tex").read_text()
+    assert (tmp_path / "paper-figures" / "cost-by-category.pdf").is_file()
+    assert "\\receiptsfigdir/cost-by-category.pdf" in (tmp_path / "paper-body.tex").read_text()
     assert "fingerprint: ledger entry" in done.stdout
     done = runner.invoke(
         app, ["appendix", "--subject", "s1-32B", "--out", str(tmp_path / "a.json"), "--ledger", url]
@@ -157,7 +161,10 @@ def test_appendix_command_formats_and_suffixes(s1: tuple[Path, str], tmp_path: P
             ["unknown format 'docx'", "md, tex, html, json, pdf"],
         ),
         (["--subject", "s1-32B", "--out", "{tmp}/a.txt"], ["does not name one by its suffix"]),
-        (["--subject", "s1-32B", "--out", "{tmp}"], ["is a directory"]),
+        (
+            ["--subject", "s1-32B", "--out", "{tmp}/a.md", "--format", "md,"],
+            ["an empty format name"],
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -169,13 +176,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_audit_out_to_a_missing_directory_touches_neither_ledger_nor_disk(tmp_path: Path) -> None:
+def test_audit_out_under_a_file_touches_neither_ledger_nor_disk(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    (tmp_path / "file").write_text("x")
     done = CliRunner().invoke(
-        app, ["audit", "s1", "--out", str(tmp_path / "nope"), "--ledger", url]
+        app, ["audit", "s1", "--out", str(tmp_path / "file" / "nope"), "--ledger", url]
     )
-    assert_bad_input(done, "output directory", "does not exist")
-    assert not (tmp_path / "ledger.db").exists() and not (tmp_path / "nope").exists()
+    assert_bad_input(done, "output directory", "is a file, not a directory")
+    assert not (tmp_path / "ledger.db").exists()
+
+
+def test_audit_out_creates_a_missing_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    out = tmp_path / "new" / "dir"
+    done = CliRunner().invoke(
+        app, ["audit", "s1", "--out", str(out), "--format", "md", "--ledger", url]
+    )
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in out.iterdir()) == ["report-figures", "report.md"]
 
 
 def test_a_failed_write_leaves_no_partial_file(
@@ -280,7 +298,7 @@ def test_an_eval_run_in_the_ledger_shows_with_its_interval(
     assert summary.ci_low is not None and summary.ci_low < 1 / 3 < (summary.ci_high or 0)
     written = write_appendix(appendix, "md", tmp_path / "r.md")
     text = (tmp_path / "r.md").read_text()
-    assert tmp_path / "r-figures" / "accuracy.png" in written
+    assert tmp_path / "r-figures" / "accuracy.svg" in written
     assert "Eval runs in the ledger" in text and "33.3%" in text
 
 

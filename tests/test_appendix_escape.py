@@ -135,7 +135,7 @@ def test_html_is_self_contained(rendered: dict[str, str]) -> None:
     assert "<link" not in page and "@import" not in page and "<iframe" not in page
     assert not re.search(r"""src=["'](?!data:)""", page)
     assert not re.search(r"url\((?!data:)", page)
-    assert page.count('src="data:image/svg+xml;base64,') == 3
+    assert page.count('src="data:image/svg+xml;base64,') == 6
 
 
 def test_latex_source_has_no_raw_special_from_the_quote(rendered: dict[str, str]) -> None:

@@ -239,6 +239,16 @@ ITEMS_ARGS = [
 SACCT_TXT = ["import", "sacct", "{d}/sacct.txt", "--subject", "toy", "--stage", "sft",
              "--category", "fine_tuning"]  # fmt: skip
 SACCT_JS = [*SACCT_TXT[:2], "{d}/sacct.json", *SACCT_TXT[3:]]
+COST_CLAIM = (
+    "schema_version: 1\nid: bad/basis\ntitle: t\nsubject: toy\n"
+    "source: {{outlet: test, quote: q, language: en}}\nassertions:\n"
+    "  - {{kind: cost, id: a, text: t, bound: under, usd: 50, basis: {basis}}}\n"
+)
+SACCT_NO_RAW = (
+    "JobID|State|ElapsedRaw|AllocTRES|Start\n{job}|COMPLETED|60|gres/gpu=1|2024-05-01T09:00:00\n"
+)
+PROMETHEUS = ["import", "prometheus", "--url", "http://127.0.0.1:9", "--job", "4242",
+              "--subject", "toy", "--stage", "sft", "--category", "fine_tuning"]  # fmt: skip
 TRAINER = ["import", "trainer-state", "{d}/trainer_state.json", "--subject", "toy"]
 API_LOG = ["import", "api-log", "{d}/api.jsonl", "--subject", "toy"]
 LABEL_STUDIO = ["import", "label-studio", "{d}/export.json", "--subject", "toy"]
@@ -1572,6 +1582,119 @@ OPTION_CASES = [
         ["ledger", "merge", "{d}/absent.db", "--into", "{d}/into.db"],
         "absent.db",
         ledger=False,
+    ),
+    bad(
+        "option-baselines-unknown-origin",
+        {},
+        ["baselines", "list", "--origin", "dev"],
+        "--origin",
+        "'dev'",
+        "nearest: developer",
+        ledger=False,
+    ),
+    bad(
+        "option-label-status-negative-recent", {}, ["label", "status", "--recent", "-1"], "--recent"
+    ),
+    bad(
+        "option-eval-show-items-unknown-run",
+        {},
+        ["eval", "show", "ghost-run", "--failed"],
+        "ghost-run",
+    ),
+    # receipts import prometheus: options refused before any server is asked
+    bad(
+        "prometheus-start-without-zone",
+        {},
+        [*PROMETHEUS, "--start", "2025-01-01T00:00:00", "--end", "2025-01-01T01:00:00Z"],
+        "--start",
+        "no zone",
+    ),
+    bad(
+        "prometheus-end-before-start",
+        {},
+        [*PROMETHEUS, "--start", "100", "--end", "50"],
+        "--end",
+        "is not after --start",
+    ),
+    bad(
+        "prometheus-start-not-a-time",
+        {},
+        [*PROMETHEUS, "--start", "soon", "--end", "50"],
+        "--start 'soon'",
+        "not a time",
+    ),
+    bad(
+        "prometheus-bad-matcher",
+        {},
+        [*PROMETHEUS, "--match", "ns", "--start", "0", "--end", "60"],
+        "--match 'ns'",
+        "LABEL=VALUE",
+    ),
+    bad(
+        "prometheus-bad-job-label",
+        {},
+        [*PROMETHEUS, "--job-label", "a-b", "--start", "0", "--end", "60"],
+        "--job-label 'a-b'",
+    ),
+    bad(
+        "prometheus-not-http",
+        {},
+        [*PROMETHEUS[:2], "--url", "file:///etc/passwd", *PROMETHEUS[4:]],
+        "--url",
+        "not an http(s) URL",
+    ),
+    bad("prometheus-no-window-no-sacct", {}, PROMETHEUS, "--job 4242", "no sacct record"),
+    # receipts import sacct without JobIDRaw: JobID only where it is the raw id
+    bad(
+        "sacct-no-jobidraw-array-task",
+        {"sacct.txt": SACCT_NO_RAW.format(job="4110_1")},
+        SACCT_TXT,
+        "sacct.txt",
+        "line 2",
+        "JobID '4110_1' is an array task",
+    ),
+    bad(
+        "sacct-no-jobidraw-het-component",
+        {"sacct.txt": SACCT_NO_RAW.format(job="4120+1")},
+        SACCT_TXT,
+        "sacct.txt",
+        "JobID '4120+1' is a heterogeneous job's component",
+    ),
+    ok("sacct-no-jobidraw-plain-job", {"sacct.txt": SACCT_NO_RAW.format(job="4100")}, SACCT_TXT),
+    # issue 17: where a case's compute ran, and the price basis a cost assertion names
+    bad("load-region-not-a-code", case(region="China"), LOAD, "case.json", "region"),
+    bad("load-region-lowercase", case(region="chn"), LOAD, "case.json", "region"),
+    bad("load-region-number", case(region=156), LOAD, "case.json", "region"),
+    bad(
+        "check-basis-unknown-name",
+        {"claim.yaml": COST_CLAIM.format(basis="cheap")},
+        ["check", "{d}/claim.yaml"],
+        "claim.yaml",
+        "assertions[0].basis",
+        "unknown basis 'cheap'",
+    ),
+    bad(
+        "check-basis-claimant-without-rate",
+        {"claim.yaml": COST_CLAIM.format(basis="claimant")},
+        ["check", "{d}/claim.yaml"],
+        "claim.yaml",
+        "assertions[0].basis",
+        "their stated rate",
+    ),
+    bad(
+        "check-basis-number",
+        {"claim.yaml": COST_CLAIM.format(basis="2")},
+        ["check", "{d}/claim.yaml"],
+        "claim.yaml",
+        "assertions[0].basis",
+        "unknown basis 2",
+    ),
+    bad(
+        "check-basis-rate-nan",
+        {"claim.yaml": COST_CLAIM.format(basis="[{resource: gpu/H100, usd_per_unit: .nan}]")},
+        ["check", "{d}/claim.yaml"],
+        "claim.yaml",
+        "assertions[0].basis[0].usd_per_unit",
     ),
 ]
 

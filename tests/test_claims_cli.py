@@ -161,7 +161,7 @@ def test_audit_shows_the_claims_under_the_cost_report(runner: CliRunner, sqlite_
     result = invoke(runner, "audit", "s1", "--json", "--ledger", sqlite_url)
     assert result.exit_code == 0, result.output
     audit = json.loads(result.stdout)
-    assert set(audit) == set(Audit.model_fields) | {"claims"}  # every existing key kept
+    assert set(audit) == set(Audit.model_fields) | {"claims", "bottom_line"}  # every key kept
     verdicts = {c["id"]: c["verdict"] for c in audit["claims"]}
     assert verdicts == {
         "s1/kellogg": "not_supported",

@@ -92,10 +92,12 @@ def test_prices_add_and_list(runner: CliRunner, sqlite_url: str, tmp_path: Path)
     added = invoke(runner, "prices", "add", str(cards), "--ledger", sqlite_url)
     assert added.exit_code == 0 and "1 new" in added.stdout
     listed = invoke(
-        runner, "prices", "list", "--resource", "gpu/H100", "--json", "--ledger", sqlite_url
-    )
+        runner, "prices", "list", "--resource", "gpu/H100", "--unit", "gpu_hour", "--json",
+        "--ledger", sqlite_url,
+    )  # fmt: skip
     rows = json.loads(listed.stdout)
     assert rows[0]["id"] == "uni-h100" and len(rows) == 20
+    assert {r["unit"] for r in rows} == {"gpu_hour"}
     audit = json.loads(invoke(runner, "audit", "--json", "--ledger", sqlite_url).stdout)
     (fine,) = [c for c in audit["categories"] if c["category"] == "fine_tuning"]
     assert fine["cost_usd_low"] == pytest.approx(6.9333 * 0.95, abs=0.01)

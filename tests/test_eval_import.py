@@ -268,3 +268,33 @@ def test_an_inspect_ai_api_usage_with_a_bad_count_is_one_line(
     assert len(done.stderr.strip().splitlines()) == 1
     with Ledger(sqlite_url) as store:
         assert store.runs() == []
+
+
+def test_eval_show_lists_each_item_and_only_the_wrong_ones_with_failed(
+    app: typer.Typer, runner: CliRunner, sqlite_url: str
+) -> None:
+    done = runner.invoke(app, ["import", "lm-eval", str(LM_EVAL), "--subject", "s1-32B",
+                               "--tokenizer", "qwen2.5", "--ledger", sqlite_url])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    run = "aime24_nofigures/2025-02-03T10-11-12.345678"
+    show = ["eval", "show", run, "--ledger", sqlite_url]
+    plain = json.loads(runner.invoke(app, [*show, "--json"]).stdout)
+    assert plain["per_item"] is None  # the summary alone unless asked
+
+    every = json.loads(runner.invoke(app, [*show, "--items", "--json"]).stdout)["per_item"]
+    assert [(i["item_id"], i["correct"]) for i in every] == [
+        ("60", True), ("61", False), ("62", True), ("63", False),
+    ]  # fmt: skip
+    assert {i["metric"] for i in every} == {"exact_match,none"}
+    assert all(i["thinking_tokens"] and i["answer_tokens"] for i in every)
+    assert [i["forced_end"] for i in every] == [False, True, True, False]
+
+    wrong = json.loads(runner.invoke(app, [*show, "--failed", "--json"]).stdout)["per_item"]
+    assert [i["item_id"] for i in wrong] == ["61", "63"]
+
+    table = runner.invoke(app, [*show, "--failed"], env={"COLUMNS": "120"})
+    assert table.exit_code == 0, table.output
+    assert "Items judged wrong (2)" in table.stdout
+    lines = [line for line in table.stdout.splitlines() if line.startswith("│ 6")]
+    assert [line.split("│")[1].strip() for line in lines] == ["61", "63"]
+    assert "$\\boxed{20}$" in lines[0] and "113" in lines[0] and "yes" in lines[0]

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.cases import load_case
+from ledger.names import category_name
 from receipts.cli import app
 
 CATEGORIES = ["pretraining", "data", "fine_tuning", "rnd", "evaluation"]
@@ -116,13 +117,13 @@ def test_the_rich_report_names_categories_scopes_and_press_figures(
     assert result.exit_code == 0
     text = result.stdout
     for needle in [
-        *CATEGORIES,
+        *(category_name(c) for c in CATEGORIES),  # display names, as in the appendix
         "inherited",
         "final fine-tuning run, rented compute",
         "everything including the inherited base model",
         "$6.00",
         "$50.00",
-        "below the range",
+        "below it",
         "$0.87",
         "not quantified",
     ]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 import subprocess
 import sys
 from functools import partial
@@ -326,6 +327,23 @@ def test_table_output(runner: CliRunner) -> None:
     result = invoke(runner, str(BENCH / "math500.jsonl"), "--field", "problem")
     assert result.exit_code == 0, result.output
     assert "35,470" in result.stdout and "problem" in result.stdout and "500" in result.stdout
+
+
+def test_the_footer_counts_the_tokenizer_build_in_its_time(runner: CliRunner) -> None:
+    result = invoke(runner, str(BENCH / "math500.jsonl"), "--field", "problem")
+    assert result.exit_code == 0, result.output
+    footer = re.fullmatch(
+        r"500 records in (\S+) s \(tokenizer (\S+) s, counting (\S+) s\); .+",
+        result.stdout.strip().splitlines()[-1],
+    )
+    assert footer is not None, result.stdout
+    total, tokenizer, counting = (float(x) for x in footer.groups())
+    assert tokenizer > 0 and abs(total - (tokenizer + counting)) <= 0.011  # rounded parts
+    data = json.loads(invoke(runner, str(BENCH / "math500.jsonl"), "--field", "problem",
+                             "--json").stdout)  # fmt: skip
+    assert data["tokenizer_seconds"] > 0 and data["check_seconds"] == 0
+    parts = data["tokenizer_seconds"] + data["seconds"]
+    assert data["total_seconds"] == pytest.approx(parts, abs=0.002)
 
 
 @pytest.mark.parametrize(

@@ -47,10 +47,11 @@ def import_api_log(
     by `receipts report`, never as 0. The whole file is checked before anything is written;
     importing it again adds nothing, and a log that grew adds only its new lines.
     """
+    from ledger.progress import activity
     from ledger.store import Ledger
     from probes.api.log import import_api_log as run_import
 
-    with Ledger(ledger) as store:
+    with Ledger(ledger) as store, activity(f"reading {file.name}", unit="lines") as shown:
         result = run_import(
             store,
             file,
@@ -58,6 +59,7 @@ def import_api_log(
             stage=stage,
             category=category,
             create_subject=create_subject,
+            progress=shown.advance,
         )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))

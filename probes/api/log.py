@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -168,10 +169,19 @@ def _unwrap(obj: dict[str, Any], where: str) -> tuple[Any, str | None]:
     return obj, None
 
 
-def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall], int, int]:
+Progress = Callable[[int, int], None]
+"""Called with (lines read, lines in all) as a log is parsed."""
+
+PROGRESS_EVERY = 500
+"""Lines parsed between two progress calls."""
+
+
+def parse_api_log(
+    path: Path, data: bytes, start: int = 0, progress: Progress | None = None
+) -> tuple[list[ApiCall], int, int]:
     """The calls of a JSONL log from byte ``start``: one response (or ``{"response": ...}``, or
     an OpenAI Batch API output line) a line; blank lines are skipped. Every line is checked
-    before anything is returned.
+    before anything is returned; ``progress`` hears how many lines are read.
 
     A failed Batch API line (the error file's shape) is a call without usage of the model its
     body names, else of the model the file's other batch lines name where they name one only
@@ -190,6 +200,8 @@ def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall
     calls: list[ApiCall] = []
     failed: list[str | None] = []
     for offset, raw in enumerate(lines):
+        if progress is not None and offset % PROGRESS_EVERY == 0:
+            progress(offset, len(lines))
         where = f"{path}: line {first + offset}"
         try:  # a byte-order mark may open the file (Windows tools write one)
             text = raw.decode("utf-8-sig" if start == offset == 0 else "utf-8")
@@ -221,6 +233,8 @@ def parse_api_log(path: Path, data: bytes, start: int = 0) -> tuple[list[ApiCall
         ApiCall(provider="openai-batch", model=model or only, has_usage=False, batch=True)
         for model in failed
     ]
+    if progress is not None:
+        progress(len(lines), len(lines))
     return calls, first, first + len(lines) - 1
 
 
@@ -232,12 +246,14 @@ def import_api_log(
     stage: str = "api",
     category: Category = Category.DATA,
     create_subject: bool = False,
+    progress: Progress | None = None,
 ) -> ApiLogImport:
     """Import a JSONL log of API responses as one reported run with its usages per model.
 
     The run id derives from the file's SHA-256, so importing the same file again adds nothing.
     A log that grew since it was imported (its beginning is an imported file) adds only the
-    lines after that file, as a new run. The whole file is checked before anything is written.
+    lines after that file, as a new run. The whole file is checked before anything is written;
+    ``progress`` hears how many of its lines are parsed.
 
     Raises:
         InputError: the file is unreadable or a line is malformed (nothing is written).
@@ -255,7 +271,7 @@ def import_api_log(
     if same is not None:
         return base.model_copy(update={"already_imported": same.id})
     start, continues = _continuation(path, data, previous)
-    calls, first, last = parse_api_log(path, data, start)
+    calls, first, last = parse_api_log(path, data, start, progress)
     base = base.model_copy(update={"first_line": first, "last_line": last})
     if continues is not None:
         base = base.model_copy(update={"continues": continues.id})

@@ -6,7 +6,6 @@ pydantic) happen inside the commands."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +14,7 @@ import typer
 from ledger.cli import ErrorHandlingGroup, JsonOpt, LedgerOpt, console, print_json
 
 if TYPE_CHECKING:
-    from probes.evals.schema import EvalSummary, ImportedRun
+    from probes.evals.schema import EvalSummary, ImportedRun, ItemResult
 
 SubjectOpt = Annotated[
     str, typer.Option("--subject", help="Subject id the eval run belongs to, e.g. s1-32B.")
@@ -128,55 +127,52 @@ def run_command(
         ),
         command=["receipts", *sys.argv[1:]],
     )
-    prepared = prepare(spec)  # bad input fails here, before the ledger is touched
-    with Ledger(ledger) as store, _progress(len(prepared.items) * samples) as tick:
-        run = run_eval(store, prepared, progress=tick)
-        summary = summarize(store, run.id)
+    from ledger.progress import activity
+
+    with activity(f"reading {data.name} and loading the tokenizer") as shown:
+        prepared = prepare(spec)  # bad input fails here, before the ledger is touched
+        with Ledger(ledger) as store:
+            run = run_eval(store, prepared, progress=shown.advance, phase=shown.phase)
+            shown.phase("summing up", None)
+            summary = summarize(store, run.id)
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
     else:
         render_summary(summary)
-
-
-class _progress:
-    """A rich progress bar on stderr, updated after each batch."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.total = total
-        console = Console(stderr=True)
-        self.bar = Progress(console=console, transient=True, disable=not console.is_terminal)
-        self.task = self.bar.add_task("eval", total=total)
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        self.bar.start()
-        return self.tick
-
-    def tick(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *_exc: object) -> None:
-        self.bar.stop()
 
 
 @eval_app.command("show")
 def show_command(
     run: Annotated[str, typer.Argument(help="Eval run id (or its unique suffix).")],
+    items: Annotated[
+        bool,
+        typer.Option(
+            "--items",
+            help="Also list each item: correct, extracted answer, tokens, waits, forced end.",
+        ),
+    ] = False,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed", help="List only the items judged wrong (implies --items; unjudged not)."
+        ),
+    ] = False,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Accuracy with a Wilson 95% interval, tokens per item, forced-end rate, cost of the eval."""
+    """Accuracy with a Wilson 95% interval, tokens per item, forced-end rate, cost of the eval;
+    with --items, each item's result too."""
     from ledger.store import Ledger
     from probes.evals.show import summarize
 
     with Ledger(ledger) as store:
-        summary = summarize(store, run)
+        summary = summarize(store, run, per_item=items or failed, failed=failed)
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
-    else:
-        render_summary(summary)
+        return
+    render_summary(summary)
+    if summary.per_item is not None:
+        render_items(summary.per_item, failed=failed)
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -227,6 +223,59 @@ def render_summary(s: EvalSummary) -> None:
     console().print(table)
 
 
+def _yes_no(value: bool | None) -> str:
+    return "—" if value is None else ("yes" if value else "no")
+
+
+ANSWER_CHARS = 40
+"""Extracted answers longer than this show their end (where the answer is) in the table."""
+
+
+def _answer(text: str | None) -> str:
+    from rich.markup import escape
+
+    from ledger.printable import printable
+
+    if text is None:
+        return "—"
+    line = printable(text, one_line=True)
+    return escape(line if len(line) <= ANSWER_CHARS else "…" + line[-ANSWER_CHARS + 1 :])
+
+
+def render_items(rows: list[ItemResult], *, failed: bool = False) -> None:
+    """Each sample's result as a rich table: ids folded, never cut; a long extracted answer shows
+    its last :data:`ANSWER_CHARS` characters on one line (``--json`` has it whole)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    what = "judged wrong" if failed else "results"
+    table = Table(title=f"Items {what} ({len(rows)})", title_justify="left")
+    table.add_column("item", overflow="fold")
+    samples = any(r.sample for r in rows)
+    if samples:
+        table.add_column("sample", justify="right")
+    table.add_column("correct")
+    table.add_column("extracted", overflow="fold")
+    table.add_column("gold", overflow="fold")
+    for name in ("prompt", "thinking", "answer", "waits"):
+        table.add_column(name, justify="right")
+    table.add_column("forced end")
+    for r in rows:
+        cells = [escape(r.item_id)] + ([str(r.sample)] if samples else [])
+        cells += [
+            _yes_no(r.correct),
+            _answer(r.extracted_answer),
+            _answer(r.gold_answer),
+            *(_num(v, 0) for v in (r.prompt_tokens, r.thinking_tokens, r.answer_tokens)),
+            _num(r.num_waits, 0),
+            _yes_no(r.forced_end),
+        ]
+        table.add_row(*cells)
+    if not rows:
+        table.caption = "no item judged wrong" if failed else "no items recorded"
+    console().print(table)
+
+
 def _render_imported(found: list[ImportedRun], as_json: bool) -> None:
     if as_json:
         print_json([r.model_dump(mode="json") for r in found])
@@ -251,12 +300,13 @@ def import_lm_eval_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Import lm-evaluation-harness results (and --log_samples samples) as reported eval runs."""
+    from ledger.progress import activity
     from ledger.store import Ledger
     from probes.evals.lm_eval import import_lm_eval, results_files
 
     results_files(path)  # a path without results fails before the ledger is opened
-    with Ledger(ledger) as store:
-        found = import_lm_eval(store, path, subject, tokenizer)
+    with Ledger(ledger) as store, activity(f"reading {path.name}", unit="records") as shown:
+        found = import_lm_eval(store, path, subject, tokenizer, shown)
     _render_imported(found, as_json)
 
 
@@ -269,10 +319,12 @@ def import_inspect_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Import an inspect_ai eval log (.json or .eval) as a reported eval run with items."""
+    from ledger.progress import activity
     from ledger.store import Ledger
     from probes.evals.inspect_log import import_inspect
 
-    with Ledger(ledger) as store:
+    # One JSON document (or archive) read whole: a spinner, no count to show.
+    with Ledger(ledger) as store, activity(f"importing {path.name}"):
         found = import_inspect(store, path, subject)
     _render_imported(found, as_json)
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ledger.errors import NotFoundError
 from ledger.files import parse_json
+from ledger.progress import Activity, Quiet
 from ledger.schema import Category, EvalItem, Record, Run, RunStatus, Subject
 from ledger.store import Ledger
 from probes.evals.errors import EvalInputError
@@ -39,6 +41,9 @@ from probes.evals.imports import (
     utc_from_unix,
 )
 from probes.evals.schema import ImportedRun
+
+PROGRESS_EVERY = 50
+"""Samples read (and re-encoded) between two progress calls."""
 
 _BOOKKEEPING = {
     "doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics",
@@ -161,6 +166,7 @@ def _task_records(
     data: dict[str, Any],
     task: str,
     tokenizer: Any | None,
+    shown: Activity,
 ) -> tuple[Run, list[EvalItem], ImportedRun]:
     config = data.get("config") or {}
     model_args = parse_kwargs(config.get("model_args"))
@@ -171,10 +177,12 @@ def _task_records(
     model = _model(data, model_args)
     run_id = safe_id(f"{subject}/eval/lm-eval/{task}/{_stamp(results)}")
     samples_path = results.parent / f"samples_{task}_{_stamp(results)}.jsonl"
+    shown.phase(f"{task}: reading the samples")
     rows = _samples(samples_path) if samples_path.is_file() else []
     reported = data["results"].get(task) or {}
     filters = _row_filters(rows, _filters(data, task), samples_path)
-    items, metric_names = _items(run_id, task, rows, filters, reported, tokenizer)
+    shown.phase(f"{task}: " + ("counting tokens of" if tokenizer else "reading"), len(rows))
+    items, metric_names = _items(run_id, task, rows, filters, reported, tokenizer, shown.advance)
     primary = metric_names[0] if metric_names else None
     effective = (data.get("n-samples") or {}).get(task, {}).get("effective")
     repeats = int(task_config.get("repeats") or 1)
@@ -275,6 +283,7 @@ def _items(
     filters: list[str],
     reported: dict[str, Any],
     tokenizer: Any | None,
+    progress: Callable[[int, int], None],
 ) -> tuple[list[EvalItem], list[str]]:
     names: list[str] = []
     for row, flt in zip(rows, filters, strict=True):
@@ -286,7 +295,9 @@ def _items(
     order = [k for k in reported if k in names]
     names = order + [n for n in names if n not in order]
     items: list[EvalItem] = []
-    for row, flt in zip(rows, filters, strict=True):
+    for done, (row, flt) in enumerate(zip(rows, filters, strict=True)):
+        if done % PROGRESS_EVERY == 0:
+            progress(done, len(rows))
         item_id = _item_id(row)
         response = _response(row)
         split = split_forced(response) if response is not None else None
@@ -310,6 +321,7 @@ def _items(
                     trace=response,
                 )
             )
+    progress(len(rows), len(rows))
     return items, names
 
 
@@ -324,22 +336,29 @@ def _counts(split: tuple[str, str, bool] | None, tokenizer: Any | None) -> tuple
 
 
 def import_lm_eval(
-    ledger: Ledger, path: Path, subject: str, tokenizer: str | None = None
+    ledger: Ledger,
+    path: Path,
+    subject: str,
+    tokenizer: str | None = None,
+    shown: Activity | None = None,
 ) -> list[ImportedRun]:
     """Record every task of every results file under ``path``; importing again adds nothing.
 
     With ``tokenizer`` (``qwen2.5`` or a directory), the thinking and answer parts of
     budget-forced responses are counted in tokens (re-encoded text: the log keeps no ids).
+    ``shown`` hears each step (loading the tokenizer, each task's samples, recording).
 
     Raises:
         EvalInputError: no results file, or a malformed one; nothing is written then.
     """
     from pydantic import ValidationError
 
+    shown = shown or Quiet()
     tok = None
     if tokenizer is not None:
         from probes.tokens.tokenizer import load_tokenizer
 
+        shown.phase(f"loading the {Path(tokenizer).name or tokenizer} tokenizer")
         tok = load_tokenizer(tokenizer)
     records: list[Record] = []
     summaries: list[ImportedRun] = []
@@ -352,7 +371,7 @@ def import_lm_eval(
         data = _load_json(results)
         for task in _tasks(data):
             try:
-                run, items, summary = _task_records(subject, results, data, task, tok)
+                run, items, summary = _task_records(subject, results, data, task, tok, shown)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
@@ -361,5 +380,6 @@ def import_lm_eval(
             summaries.append(summary)
     if not summaries:
         raise EvalInputError(f"{path}: the results name no task")
+    shown.phase(f"recording {len(records):,} records")
     ledger.record(records)
     return summaries

@@ -179,6 +179,7 @@ def run_eval(
     meter: GpuMeter | None = None,
     clock: Clock | None = None,
     progress: Callable[[int, int], None] | None = None,
+    phase: Callable[[str, int | None], None] | None = None,
     heartbeat_s: float = 10.0,
 ) -> Run:
     """Run the eval as a metered run and record its items and token usages.
@@ -189,7 +190,10 @@ def run_eval(
         backend_factory: builds the backend inside the run; the spec's backend by default.
         meter: GPU meter; NVML where it initialises, else none.
         clock: monotonic clock of the run's wall time.
-        progress: called with (items done, items in all) after each batch.
+        progress: called with (samples done, samples in all) after each batch (after each
+            item with a batch size of 1).
+        phase: called with (what starts, samples it does or ``None``) as the backend is built
+            and as generation starts (:meth:`ledger.progress.Activity.phase` fits).
         heartbeat_s: seconds between heartbeats.
 
     Returns:
@@ -225,7 +229,11 @@ def run_eval(
         factory = backend_factory or (
             lambda: build_backend(spec.backend, spec.model, prepared.vocab, spec.options)
         )
+        if phase is not None:
+            phase(f"loading {spec.model_name} ({spec.backend})", None)
         backend = factory()
+        if phase is not None:
+            phase(f"{spec.benchmark_name}: generating", len(prepared.items) * spec.samples)
         try:
             _run_items(ledger, metered.run_id, prepared, backend, totals, progress)
         finally:

@@ -7,6 +7,35 @@ from decimal import Decimal
 from ledger.schema import Record
 
 
+class ItemResult(Record):
+    """One sample of one benchmark item, as ``receipts eval show --items`` lists it."""
+
+    item_id: str
+    """The item's id in the benchmark."""
+    sample: int
+    """Sample index (0 for the first or only sample)."""
+    metric: str
+    """The metric ``correct`` refers to (the summary's)."""
+    correct: bool | None
+    """Judged right or wrong; ``None`` where it could not be judged."""
+    extracted_answer: str | None
+    """The answer extracted from the output; ``None`` where none could be parsed."""
+    gold_answer: str | None
+    """The reference answer."""
+    prompt_tokens: int | None
+    """Tokens of the prompt; ``None`` where not recorded."""
+    thinking_tokens: int | None
+    """Tokens generated while thinking, inserted Waits included."""
+    answer_tokens: int | None
+    """Tokens of the answer phase."""
+    num_waits: int | None
+    """Times the end of thinking was suppressed and a Wait appended."""
+    forced_end: bool | None
+    """Whether the thinking budget ran out and thinking was ended by force."""
+    latency_s: float | None
+    """Seconds from request to final token (a batch's for batched backends)."""
+
+
 class EvalSummary(Record):
     """An eval run summed up: accuracy with its interval, tokens per item, forced ends, cost."""
 
@@ -71,6 +100,9 @@ class EvalSummary(Record):
     """High end of the run's priced usages."""
     cards: list[str]
     """Price cards used for the cost."""
+    per_item: list[ItemResult] | None = None
+    """Each sample's result, in recorded order, where asked for (``eval show --items``; only
+    the wrong ones with ``--failed``); ``None`` otherwise."""
 
 
 class ImportedRun(Record):

@@ -9,7 +9,7 @@ from statistics import fmean
 from ledger.errors import NotFoundError
 from ledger.schema import EvalItem, Run, Unit
 from ledger.store import Ledger
-from probes.evals.schema import EvalSummary
+from probes.evals.schema import EvalSummary, ItemResult
 
 
 def wilson(correct: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -52,8 +52,34 @@ def _mean(values: list[float | int | None]) -> float | None:
     return fmean(known) if known else None
 
 
-def summarize(ledger: Ledger, run_id: str) -> EvalSummary:
-    """Accuracy (Wilson 95 %), tokens per item, forced-end rate and cost of one eval run."""
+def item_results(items: list[EvalItem], *, failed: bool = False) -> list[ItemResult]:
+    """Each sample's result (only those judged wrong with ``failed``), in recorded order."""
+    return [
+        ItemResult(
+            item_id=i.item_id,
+            sample=i.sample,
+            metric=i.metric,
+            correct=i.correct,
+            extracted_answer=i.extracted_answer,
+            gold_answer=i.gold_answer,
+            prompt_tokens=i.prompt_tokens,
+            thinking_tokens=i.thinking_tokens,
+            answer_tokens=i.answer_tokens,
+            num_waits=i.num_waits,
+            forced_end=i.forced_end,
+            latency_s=i.latency_s,
+        )
+        for i in items
+        if not failed or i.correct is False
+    ]
+
+
+def summarize(
+    ledger: Ledger, run_id: str, *, per_item: bool = False, failed: bool = False
+) -> EvalSummary:
+    """Accuracy (Wilson 95 %), tokens per item, forced-end rate and cost of one eval run; with
+    ``per_item``, each sample's result of the summary's metric too (only the wrong ones with
+    ``failed``)."""
     run = find_run(ledger, run_id)
     everything = ledger.eval_items(run.id)
     metric = _primary_metric(run, everything)
@@ -90,6 +116,7 @@ def summarize(ledger: Ledger, run_id: str) -> EvalSummary:
         forced_end_rate=_mean([None if i.forced_end is None else int(i.forced_end) for i in items]),
         latency_s_per_item=_mean([i.latency_s for i in items]),
         wall_time_s=run.wall_time_s,
+        per_item=item_results(items, failed=failed) if per_item else None,
         **_cost(ledger, run),
     )
 

@@ -1,6 +1,6 @@
-"""Commands ``receipts import label-studio`` and ``receipts label start|stop``. Thin: build inputs,
-call :mod:`probes.labelling.label_studio` or :mod:`probes.labelling.timer`, render. Errors are
-:class:`~ledger.errors.LedgerError` subclasses, turned into one stderr line and exit code 2 by
+"""Commands ``receipts import label-studio`` and ``receipts label start|stop|status``. Thin: build
+inputs, call :mod:`probes.labelling.label_studio` or :mod:`probes.labelling.timer`, render. Errors
+are :class:`~ledger.errors.LedgerError` subclasses, turned into one stderr line and exit code 2 by
 :class:`~ledger.cli.ErrorHandlingGroup`.
 """
 
@@ -17,8 +17,9 @@ from probes.importer_cli import CategoryOpt, CreateOpt, SubjectOpt, cost_line
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
-    from probes.labelling.schema import LabelStudioImport, StoppedTimer
+    from probes.labelling.schema import LabelStudioImport, StoppedTimer, TimerSession, TimerStatus
 
 # Heavy imports (pydantic models, SQLAlchemy) happen inside the commands: `receipts --help` stays
 # fast.
@@ -42,20 +43,23 @@ def import_label_studio(
     annotation without a lead_time is recorded as unquantified, never as 0. Priced by the
     labour/annotator cards. The whole file is checked first; importing it again adds nothing.
     """
+    from ledger.progress import activity
     from ledger.store import Ledger
     from probes.labelling.label_studio import import_label_studio as run_import
     from probes.labelling.label_studio import read_label_studio
 
-    export = read_label_studio(file)
-    with Ledger(ledger) as store:
-        result = run_import(
-            store,
-            export,
-            subject=subject,
-            stage=stage,
-            category=category,
-            create_subject=create_subject,
-        )
+    with activity(f"reading {file.name}", unit="records") as shown:
+        export = read_label_studio(file, progress=shown.advance)
+        shown.phase("recording the annotations")
+        with Ledger(ledger) as store:
+            result = run_import(
+                store,
+                export,
+                subject=subject,
+                stage=stage,
+                category=category,
+                create_subject=create_subject,
+            )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -118,6 +122,79 @@ def label_stop(
         render_stopped(console(), result)
 
 
+@label_app.command("status")
+def label_status(
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="Only timers of this subject.")
+    ] = None,
+    annotator: Annotated[
+        str | None, typer.Option("--annotator", help="Only this annotator's timers.")
+    ] = None,
+    recent: Annotated[
+        int, typer.Option("--recent", min=0, help="Closed timers to list, latest first.")
+    ] = 10,
+    ledger: LedgerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The open labelling timers (started, elapsed) and the latest closed ones with their
+    person-hours. Exit 0 whether or not a timer is open."""
+    from ledger.store import open_for_reading
+    from probes.labelling.timer import timer_status
+
+    with open_for_reading(ledger) as store:
+        status = timer_status(store, subject=subject, annotator=annotator, recent=recent)
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        render_status(console(), status, closed=recent > 0)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min" if minutes else f"{seconds:.0f} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours / 24:,.1f} days"
+
+
+def _sessions_table(title: str, rows: list[TimerSession], closed: bool) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in ("subject", "stage", "task", "annotator", "started (UTC)"):
+        table.add_column(name, overflow="fold")
+    if closed:
+        table.add_column("stopped (UTC)")
+    table.add_column("elapsed", justify="right")
+    if closed:
+        table.add_column("person-hours", justify="right")
+    for r in rows:
+        cells = [escape(r.subject), escape(r.stage), escape(r.task or "—"),
+                 escape(r.annotator or "—"), f"{r.started_at:%Y-%m-%d %H:%M}"]  # fmt: skip
+        if closed:
+            cells.append("—" if r.stopped_at is None else f"{r.stopped_at:%Y-%m-%d %H:%M}")
+        cells.append(_duration(r.elapsed_s))
+        if closed:
+            cells.append("—" if r.person_hours is None else f"{r.person_hours:,.3f}")
+        table.add_row(*cells)
+    return table
+
+
+def render_status(out: Console, status: TimerStatus, *, closed: bool = True) -> None:
+    """Open timers (or "no open timer"), then (with ``closed``) the latest closed ones."""
+    if status.open:
+        out.print(_sessions_table(f"Open labelling timers ({len(status.open)})", status.open,
+                                  closed=False))  # fmt: skip
+        out.print("stop one with `receipts label stop` (--subject, --annotator or --task)")
+    else:
+        out.print("no open timer")
+    if status.recent:
+        out.print(_sessions_table("Recently closed timers", status.recent, closed=True))
+    elif closed:
+        out.print("no closed timer yet")
+
+
 def render_label_studio(out: Console, result: LabelStudioImport) -> None:
     """Time per annotator, then submitted and skipped work with their costs."""
     from rich.markup import escape
@@ -165,6 +242,6 @@ def render_stopped(out: Console, result: StoppedTimer) -> None:
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
-    """Mount ``import label-studio`` and ``label start|stop``."""
+    """Mount ``import label-studio`` and ``label start|stop|status``."""
     import_app.command("label-studio")(import_label_studio)
     app.add_typer(label_app, name="label")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from ledger.store import Ledger
 from probes.ids import id_part
 from probes.labelling.schema import IMPORTER, RESOURCE, STAGE, AnnotatorTime, LabelStudioImport
 from probes.subjects import check_subject, costs_of_runs, subject_records
+
+PROGRESS_EVERY = 500
+"""Tasks checked between two progress calls."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,11 @@ class LabelStudioExport:
     """Drafts in the export (unsubmitted, not counted)."""
 
 
-def read_label_studio(path: Path) -> LabelStudioExport:
-    """Read and check a Label Studio JSON export (``[{"id": ..., "annotations": [...]}, ...]``).
+def read_label_studio(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> LabelStudioExport:
+    """Read and check a Label Studio JSON export (``[{"id": ..., "annotations": [...]}, ...]``);
+    ``progress`` hears how many of its tasks are checked.
 
     Raises:
         InputError: the file is unreadable, not JSON, or not shaped like a JSON export; the
@@ -89,6 +95,8 @@ def read_label_studio(path: Path) -> LabelStudioExport:
     drafts = 0
     seen: dict[str, str] = {}
     for index, task in enumerate(data):
+        if progress is not None and index % PROGRESS_EVERY == 0:
+            progress(index, len(data))
         task_id, anns = _task(task, f"{path}: task #{index}")
         if task.get("project") is not None:
             projects.add(str(task["project"]))
@@ -106,6 +114,8 @@ def read_label_studio(path: Path) -> LabelStudioExport:
                 )
             seen[key] = task_id
             annotations.append(annotation)
+    if progress is not None:
+        progress(len(data), len(data))
     project = projects.pop() if len(projects) == 1 else None
     key = (
         f"project-{id_part(project)}"

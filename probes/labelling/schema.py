@@ -6,6 +6,8 @@ The constants say how labelling runs are told apart in the ledger; the records a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 from ledger.schema import Run, Usage
@@ -86,3 +88,39 @@ class LabelStudioImport(_Model):
     """Ledger records corrected."""
     unchanged: int = 0
     """Ledger records already present."""
+
+
+class TimerSession(_Model):
+    """One labelling timer, open or closed, as ``receipts label status`` lists it."""
+
+    run: str
+    """The timer's run id."""
+    subject: str
+    """Subject labelled for."""
+    stage: str
+    """The run's stage (``labelling``)."""
+    task: str | None
+    """What is being labelled (``--task``)."""
+    annotator: str | None
+    """Who labels (``--annotator``): the role priced as ``labour/annotator``."""
+    host: str | None
+    """Machine the timer was started on."""
+    started_at: datetime
+    """When ``label start`` ran (UTC)."""
+    stopped_at: datetime | None
+    """When ``label stop`` ran (UTC); ``None`` while the timer is open."""
+    elapsed_s: float
+    """Seconds from start to stop, or to now for an open timer."""
+    person_hours: float | None
+    """Recorded person-hours of a closed timer; ``None`` while open (nothing recorded yet)."""
+
+
+class TimerStatus(_Model):
+    """What ``receipts label status`` shows: the open timers and the latest closed ones."""
+
+    now: datetime
+    """When the status was taken (UTC): open timers' elapsed time runs to it."""
+    open: list[TimerSession]
+    """Timers still running, oldest first."""
+    recent: list[TimerSession]
+    """Closed timers, most recently stopped first, at most the number asked for."""

@@ -18,7 +18,14 @@ from ledger.errors import InputError, NotFoundError
 from ledger.liveness import finish
 from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage, utcnow
 from ledger.store import Ledger
-from probes.labelling.schema import RESOURCE, STAGE, TIMER, StoppedTimer
+from probes.labelling.schema import (
+    RESOURCE,
+    STAGE,
+    TIMER,
+    StoppedTimer,
+    TimerSession,
+    TimerStatus,
+)
 from probes.subjects import check_subject, costs_of_runs, subject_records
 
 
@@ -174,3 +181,62 @@ def stop_timer(
     finish(ledger, final, [usage])
     cost = costs_of_runs(ledger, run.subject, [run.id])[run.id]
     return StoppedTimer(run=final, usage=usage, cost=cost)
+
+
+def timer_status(
+    ledger: Ledger,
+    *,
+    subject: str | None = None,
+    annotator: str | None = None,
+    recent: int = 10,
+    now: datetime | None = None,
+) -> TimerStatus:
+    """The open labelling timers (oldest first) and the ``recent`` latest closed ones (most
+    recently stopped first), narrowed by subject and annotator where given.
+
+    Raises:
+        InputError: ``recent`` is negative.
+    """
+    if recent < 0:
+        raise InputError(f"--recent: must be 0 or more, got {recent}")
+    now = now or utcnow()
+    timers = [
+        run
+        for run in ledger.runs(subject)
+        if (run.detail or {}).get("timer") == TIMER
+        and run.started_at is not None
+        and (annotator is None or (run.detail or {}).get("annotator") == annotator)
+    ]
+    running = sorted((r for r in timers if r.status is RunStatus.RUNNING), key=_started)
+    closed = [r for r in timers if r.status is RunStatus.SUCCEEDED and r.ended_at is not None]
+    closed.sort(key=lambda r: (r.ended_at, r.id), reverse=True)
+    return TimerStatus(
+        now=now,
+        open=[_session(r, now) for r in running],
+        recent=[_session(r, now) for r in closed[:recent]],
+    )
+
+
+def _started(run: Run) -> tuple[datetime, str]:
+    assert run.started_at is not None
+    return run.started_at, run.id
+
+
+def _session(run: Run, now: datetime) -> TimerSession:
+    detail = run.detail or {}
+    assert run.started_at is not None
+    end = run.ended_at or now
+    elapsed = run.wall_time_s if run.ended_at is not None and run.wall_time_s is not None else None
+    seconds = elapsed if elapsed is not None else (end - run.started_at).total_seconds()
+    return TimerSession(
+        run=run.id,
+        subject=run.subject,
+        stage=run.stage,
+        task=detail.get("task"),
+        annotator=detail.get("annotator"),
+        host=run.host,
+        started_at=run.started_at,
+        stopped_at=run.ended_at,
+        elapsed_s=seconds,
+        person_hours=seconds / 3600 if run.ended_at is not None else None,
+    )

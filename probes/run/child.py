@@ -79,11 +79,16 @@ class Child:
                 os.kill(self.pid, signum)
 
 
-def spawn(argv: list[str], preexec_fn: Callable[[], None] | None = None) -> Child:
+def spawn(
+    argv: list[str],
+    preexec_fn: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
+) -> Child:
     """Start ``argv`` (looked up on ``PATH``) in its own process group, so that a terminal's Ctrl-C
     reaches it once, through the wrapper (:class:`Forwarding`), and so that what it leaves behind
     can be found (:mod:`probes.run.leftovers`). ``preexec_fn`` runs in the child before the exec
     (:func:`probes.run.leftovers.die_with_parent`; safe only while no other thread runs).
+    ``env``: the child's environment (default: the wrapper's).
 
     Raises:
         SpawnError: the command does not exist or cannot be executed.
@@ -91,7 +96,7 @@ def spawn(argv: list[str], preexec_fn: Callable[[], None] | None = None) -> Chil
     if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # else the kernel reaps it before we can
     try:
-        process = subprocess.Popen(argv, process_group=0, preexec_fn=preexec_fn)
+        process = subprocess.Popen(argv, process_group=0, preexec_fn=preexec_fn, env=env)
     except FileNotFoundError:
         raise SpawnError(127, f"command not found: {argv[0]}") from None
     except PermissionError:

@@ -8,6 +8,14 @@ runs in its own process group so that a terminal's Ctrl-C reaches it once, throu
 (:mod:`probes.run.child`). When it ends, what it left running is ended and recorded in the run,
 and on Linux the command dies with a wrapper killed by ``kill -9`` (:mod:`probes.run.leftovers`).
 
+The child learns the run it belongs to from ``RECEIPTS_PARENT_RUN`` and the ledger's id from
+``RECEIPTS_PARENT_LEDGER`` (:data:`PARENT_RUN_ENV`): a Trainer callback inside the job records
+its run as part of this one, metering no GPU of its own (the wrapper meters them), so that a
+report counts the job's GPU time once (:mod:`probes.training.callback`).
+
+A run that recorded no GPU time (no NVML, no GPU visible) says so on stderr when it ends, and
+keeps the reason in its detail (``gpu_unmetered``), which ``receipts report`` shows.
+
 Every write goes through the store (:class:`~ledger.store.Ledger`, via
 :class:`~probes.run.session.MeteredRun`): the ``running`` entry and its first heartbeat are durable
 before the child starts.
@@ -23,8 +31,9 @@ from collections.abc import Callable
 from ledger.errors import error_line
 from ledger.schema import RunStatus
 from ledger.store import Ledger
+from ledger.summary import GPU_UNMETERED
+from probes.gpu.errors import MeterError, MeterUnavailable
 from probes.gpu.meter import Clock, GpuMeter
-from probes.gpu.nvml import open_meter
 from probes.run.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
 from probes.run.cluster import ClusterContext, from_environ
 from probes.run.leftovers import (
@@ -38,6 +47,49 @@ from probes.run.leftovers import (
 )
 from probes.run.proctree import job_tree
 from probes.run.session import MeteredRun, RunSpec
+
+PARENT_RUN_ENV = "RECEIPTS_PARENT_RUN"
+"""Environment variable naming the wrapped run to the command's processes."""
+PARENT_LEDGER_ENV = "RECEIPTS_PARENT_LEDGER"
+"""Environment variable carrying the id (never the URL) of the ledger that run is in."""
+
+
+def open_nvml() -> tuple[GpuMeter | None, str | None]:
+    """The NVML meter, or ``None`` and why not (NVML missing or failing to initialise)."""
+    from probes.gpu.nvml import NvmlMeter  # imports pynvml lazily
+
+    try:
+        return NvmlMeter(), None
+    except MeterUnavailable as exc:
+        return None, f"no GPU meter ({exc})"
+
+
+def why_no_gpu(meter: GpuMeter | None, why: str | None) -> str | None:
+    """Why a run will record no GPU time: no meter (``why``), or a meter that sees no device;
+    ``None`` where it sees one."""
+    if meter is None:
+        return why or "no GPU meter"
+    try:
+        devices = meter.devices()
+    except MeterError as exc:
+        return f"the GPU meter failed to list devices ({exc})"
+    if devices:
+        return None
+    hidden = [
+        f"{name}={os.environ[name]!r}"
+        for name in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
+        if name in os.environ
+    ]
+    return "the GPU meter sees no device" + (f" ({', '.join(hidden)})" if hidden else "")
+
+
+def child_environment(run: MeteredRun) -> dict[str, str]:
+    """The command's environment: the wrapper's, with the run and ledger ids added."""
+    return {
+        **os.environ,
+        PARENT_RUN_ENV: run.run_id,
+        PARENT_LEDGER_ENV: run.ledger.ledger_id,
+    }
 
 
 def run_command(
@@ -62,8 +114,10 @@ def run_command(
     cluster = cluster or from_environ()
     if not cluster.meters_node:
         return subprocess.call(argv)
+    meter_why = None
     if meter is None:
-        meter = open_meter()
+        meter, meter_why = open_nvml()
+    no_gpu = None if spec.declared_gpus else why_no_gpu(meter, meter_why)
     child: Child | None = None
     run = MeteredRun(
         ledger,
@@ -81,13 +135,18 @@ def run_command(
 
         def start_child() -> None:
             nonlocal child
-            child = spawn(argv, preexec_fn=die_with_parent() if reaping else None)
+            child = spawn(
+                argv,
+                preexec_fn=die_with_parent() if reaping else None,
+                env=child_environment(run),
+            )
             forwarding.attach(child)
 
         try:
             run.start(then=start_child)
         except SpawnError as exc:
-            run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc))
+            unmetered: dict[str, object] | None = {GPU_UNMETERED: no_gpu} if no_gpu else None
+            run.finish(RunStatus.FAILED, exc.exit_code, note=str(exc), detail=unmetered)
             print(error_line(exc), file=sys.stderr)
             return exc.exit_code
         if on_start is not None:
@@ -104,9 +163,13 @@ def run_command(
         returncode = started.wait(before_reap=end_the_rest)
     status, exit_code = status_of(returncode)
     note = end_note(returncode)
-    detail: dict[str, object] | None = None
+    detail: dict[str, object] = {}
     if left:
         note = "; ".join(part for part in (note, describe(left)) if part)
-        detail = {"left_behind": [p.as_detail() for p in left]}
-    run.finish(status, exit_code, note=note, detail=detail)
+        detail["left_behind"] = [p.as_detail() for p in left]
+    if no_gpu:
+        detail[GPU_UNMETERED] = no_gpu
+    run.finish(status, exit_code, note=note, detail=detail or None)
+    if no_gpu:
+        print(f"receipts: run {run.run_id} recorded no GPU usage: {no_gpu}", file=sys.stderr)
     return exit_code

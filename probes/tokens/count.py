@@ -73,6 +73,7 @@ __all__ = [
     "Encoder",
     "FieldStats",
     "FileCount",
+    "Phase",
     "Progress",
     "RecordTo",
     "ReferenceEncoder",
@@ -93,6 +94,10 @@ PARALLEL_MIN_BYTES = 1 << 20
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as the input is counted."""
+
+Phase = Callable[[str, "int | None"], None]
+"""Called with (what starts now, bytes it reads or ``None``): building the tokenizer, checking
+the files (``--record``), counting (:meth:`ledger.progress.Activity.phase` fits)."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,18 @@ class CountResult:
     encoder: str
     files: list[FileCount]
     seconds: float
+    """Counting: reading, parsing and encoding (and, with ``--record``, writing the run)."""
+    tokenizer_seconds: float = 0.0
+    """Building (loading) the tokenizer, before counting."""
+    check_seconds: float = 0.0
+    """With ``--record``: reading every file once to check it before the run is opened."""
     run: str | None = None
     usages: list[str] = field(default_factory=list)
+
+    @property
+    def total_seconds(self) -> float:
+        """Everything the command waited for: tokenizer, check and counting."""
+        return self.tokenizer_seconds + self.check_seconds + self.seconds
 
     def combined(self) -> list[FieldStats]:
         """Each field over all files."""
@@ -173,6 +188,9 @@ class CountResult:
             ],
             "fields": {s.field: s.as_dict() for s in self.combined()},
             "seconds": round(self.seconds, 3),
+            "tokenizer_seconds": round(self.tokenizer_seconds, 3),
+            "check_seconds": round(self.check_seconds, 3),
+            "total_seconds": round(self.total_seconds, 3),
             "run": self.run,
             "usages": self.usages,
         }
@@ -309,11 +327,14 @@ def count_tokens(
     workers: int | None = None,
     record: RecordTo | None = None,
     progress: Progress | None = None,
+    phase: Phase | None = None,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> CountResult:
     """Count the tokens of ``fields`` in every record of ``paths``; with ``record``, store them.
 
-    Every file is checked whole before a run is opened, so bad input records nothing.
+    Every file is checked whole before a run is opened, so bad input records nothing. The
+    result's times split the wait: building the tokenizer, checking (``record`` only), counting.
+    ``phase`` hears when each of them starts, ``progress`` how far counting is.
 
     Raises:
         InputError: a missing, empty, binary or malformed file, a missing or non-text field, an
@@ -327,18 +348,28 @@ def count_tokens(
     sources = [open_source(Path(p)) for p in paths]
     if record is not None:
         _check_ids(record)
+    size = sum(s.size_bytes for s in sources)
+    tell = phase or (lambda _what, _total: None)
+    tell(f"building the {Path(tokenizer).name or tokenizer} tokenizer", None)
+    start = time.perf_counter()
     name, encoder = make_encoder(tokenizer)
+    built = time.perf_counter()
     if record is not None:
+        tell("checking the files", None)
         for source in sources:  # validate everything before the run exists
             for _ in read_batches(source, fields):
                 pass
-    big = sum(s.size_bytes for s in sources) >= parallel_min_bytes
-    start = time.perf_counter()
-    with TokenCounter(encoder, workers=workers, parallel=big) as counter:
+    checked = time.perf_counter()
+    tell("counting tokens", size)
+    with TokenCounter(encoder, workers=workers, parallel=size >= parallel_min_bytes) as counter:
         if record is None:
             files = counter.count(sources, fields, progress)
-            return CountResult(name, encoder.description, files, time.perf_counter() - start)
-        return _count_and_record(counter, sources, fields, name, tokenizer, record, progress)
+            result = CountResult(name, encoder.description, files, time.perf_counter() - checked)
+        else:
+            result = _count_and_record(counter, sources, fields, name, tokenizer, record, progress)
+    result.tokenizer_seconds = built - start
+    result.check_seconds = checked - built if record is not None else 0.0
+    return result
 
 
 def _check_ids(record: RecordTo) -> None:

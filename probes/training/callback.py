@@ -25,6 +25,13 @@ Transformers has no exception hook, so a ``train()`` that raises leaves the run 
 A process that dies outright is closed later as ``interrupted`` at its last heartbeat, which
 carries the token count up to the last optimizer step.
 
+Inside ``receipts run`` (which names its run to the job in ``RECEIPTS_PARENT_RUN``, and its
+ledger's id in ``RECEIPTS_PARENT_LEDGER``), a callback writing to that same ledger links its run
+to the wrapper's: ``detail.parent_run`` names it, and the callback meters no GPU of its own, since
+the wrapper already meters every device of the job. The tokens, FLOP and steps are the
+callback's; the GPU time is the wrapper's; a report counts the job once. Writing to another
+ledger, or outside a wrapper, the callback meters as usual.
+
 Under torchrun (or ``accelerate launch``) one process per node meters that node's devices: the
 one with local rank 0 (:attr:`probes.run.cluster.ClusterContext.meters_node` and
 ``TrainerState.is_local_process_zero``). The token and FLOP counts are already summed over every
@@ -47,11 +54,13 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from ledger.errors import LedgerError
 from ledger.schema import Category, Provenance, RunStatus, Unit, Usage
 from ledger.store import Ledger
+from ledger.summary import PARENT_RUN
 from probes.errors import ProbeError
 from probes.gpu.meter import Clock, GpuMeter
 from probes.run.cluster import ClusterContext, from_environ
 from probes.run.proctree import descendants
 from probes.run.session import MeteredRun, RunSpec
+from probes.run.wrap import PARENT_LEDGER_ENV, PARENT_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +78,19 @@ def _open_meter(source: MeterSource) -> GpuMeter | None:
     if callable(source):
         return source()
     return source
+
+
+def wrapping_run(store: Ledger, environ: dict[str, str] | None = None) -> str | None:
+    """The ``receipts run`` this process runs inside, where it writes to the same ledger and that
+    run is still running; else ``None``."""
+    environ = dict(os.environ) if environ is None else environ
+    run_id, ledger_id = environ.get(PARENT_RUN_ENV), environ.get(PARENT_LEDGER_ENV)
+    if not run_id or not ledger_id or ledger_id != store.ledger_id:
+        return None
+    if not any(run.id == run_id for run in store.running_runs()):
+        logger.warning("receipts: %s=%s is not running; metering alone", PARENT_RUN_ENV, run_id)
+        return None
+    return run_id
 
 
 def _short_name(*candidates: object) -> str:
@@ -170,6 +192,11 @@ class ReceiptsCallback(TrainerCallback):
             store = self.ledger_source
         else:
             store = self._store = Ledger(self.ledger_source)
+        try:
+            parent = wrapping_run(store)
+        except BaseException:
+            self._release()
+            raise
         spec = RunSpec(
             subject=self.subject,
             stage=self.stage,
@@ -177,11 +204,14 @@ class ReceiptsCallback(TrainerCallback):
             name=self.name,
             command=[sys.executable, *sys.argv],
             working_dir=os.getcwd(),
+            detail=None if parent is None else {PARENT_RUN: parent},
         )
         metered = MeteredRun(
             store,
             spec,
-            meter=_open_meter(self.meter),
+            # Inside a wrapped run the wrapper meters the devices: metering them here too would
+            # count the job's GPU time twice.
+            meter=None if parent is not None else _open_meter(self.meter),
             cluster=cluster,
             job_pids=lambda: descendants(os.getpid()),
             **self.run_options,

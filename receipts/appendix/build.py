@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from claims.report import ClaimVerdict
 from ledger.audit import build_audit, price_book
+from ledger.bases import Bases
 from ledger.cases import bundled_case_names, load_case
+from ledger.enums import Unit
 from ledger.errors import NotFoundError
 from ledger.prices import PriceBook
 from ledger.report import Audit
@@ -21,7 +23,7 @@ from ledger.schema import Case, PriceCard, Usage, utcnow
 from ledger.store import Ledger
 from receipts.appendix.methods import gpu_traces, gpu_traces_note, methods, usage_units
 from receipts.appendix.runs import METERED_UNITS, contrast, run_rows
-from receipts.appendix.schema import Appendix, Fingerprint
+from receipts.appendix.schema import Appendix, EnergyRow, Fingerprint
 from receipts.appendix.scores import eval_summaries, published_scores
 
 
@@ -74,6 +76,36 @@ def fingerprint(ledger: Ledger, cards: Sequence[PriceCard], workdir: str | None)
     )
 
 
+def energy_rows(bases: Bases | None, inherited: Iterable[str]) -> list[EnergyRow]:
+    """Each run's energy, emissions and owned cost per GPU model, once whichever scopes count
+    it; the ancestors' runs (``inherited``: their ids) first."""
+    ancestors = set(inherited)
+    if bases is None:
+        return []
+    rows: dict[tuple[str, str], EnergyRow] = {}
+    for scope in bases.scopes:
+        owned = {(o.run, o.resource): o for o in scope.owned_lines}
+        for e in scope.energy_lines:
+            if (e.run, e.resource) in rows:
+                continue
+            o = owned.get((e.run, e.resource))
+            rows[(e.run, e.resource)] = EnergyRow(
+                run=e.run,
+                resource=e.resource,
+                inherited=e.run in ancestors,
+                provenance=e.provenance,
+                gpu_kwh_low=e.gpu_kwh_low,
+                gpu_kwh_high=e.gpu_kwh_high,
+                facility_kwh_low=e.facility_kwh_low,
+                facility_kwh_high=e.facility_kwh_high,
+                kg_co2e_low=e.kg_co2e_low,
+                kg_co2e_high=e.kg_co2e_high,
+                owned_usd_low=o.cost_usd_low if o else None,
+                owned_usd_high=o.cost_usd_high if o else None,
+            )
+    return sorted(rows.values(), key=lambda r: not r.inherited)
+
+
 def build_appendix(
     ledger: Ledger,
     subject: str | None = None,
@@ -84,7 +116,10 @@ def build_appendix(
     book: PriceBook | None = None,
     workdir: str | None = None,
 ) -> Appendix:
-    """The audit appendix of a subject already in the ledger.
+    """The audit appendix of a subject already in the ledger: its bottom line, costs and price
+    bases, runs, funnel, evals, claims, methods and fingerprint. The price cards it lists and
+    fingerprints are those that priced a line plus the owned basis' purchase-price and
+    electricity cards.
 
     Args:
         subject: the subject; by default the case's.
@@ -97,9 +132,12 @@ def build_appendix(
     Raises:
         NotFoundError: the subject is not in the ledger.
     """
+    from claims.bottom_line import bottom_line
     from claims.cli import case_claims
     from claims.registry import load_registry
+    from ledger.bottom_line import hardware_values
     from ledger.funnel import funnel_report
+    from ledger.summary import scope_walls
 
     if case is None:
         if subject is None:
@@ -111,6 +149,7 @@ def build_appendix(
     book = book or price_book(ledger)
     audit = audit or build_audit(ledger, case, book)
     verdicts = list(case_claims(case.id, ledger) if claims is None else claims)
+    walls = scope_walls(ledger, audit)
     lineage = audit.lineage
     runs = [run for s in reversed(lineage) for run in ledger.runs(s)]
     usages: list[Usage] = [u for s in reversed(lineage) for u in ledger.usages(s)]
@@ -124,7 +163,20 @@ def build_appendix(
         funnel = None
     traces = gpu_traces(measured)
     found = ledger.subject(subject)
-    cards = [card for card in book.cards if card.id in set(audit.price_cards)]
+    hardware = hardware_values(audit.bases, walls) if audit.bases is not None else []
+    card_ids = set(audit.price_cards) | {card for h in hardware for card in h.cards}
+    if audit.bases is not None:
+        card_ids |= set(audit.bases.electricity_cards)
+    cards = [card for card in book.cards if card.id in card_ids]
+    gpus = {
+        line.resource
+        for line in lines
+        if not line.inherited and line.unit is Unit.GPU_HOUR and line.resource.startswith("gpu/")
+    }
+    gpu_prices = sorted(
+        (card for card in book.cards if card.resource in gpus and card.unit is Unit.GPU_HOUR),
+        key=lambda card: (card.resource, card.date, card.price_usd / card.per, card.id),
+    )
     return Appendix(
         case=case.id,
         title=case.title,
@@ -132,7 +184,10 @@ def build_appendix(
         subject_name=found.name,
         subject_description=found.description,
         lineage=lineage,
+        bottom_line=bottom_line(audit, verdicts, walls),
         audit=audit,
+        hardware=hardware,
+        energy=energy_rows(audit.bases, [r.id for r in rows if r.inherited]),
         contrast=contrast(audit.categories),
         runs=rows,
         funnel=funnel,
@@ -141,6 +196,7 @@ def build_appendix(
         claims=verdicts,
         gpu_traces=traces,
         gpu_traces_note=gpu_traces_note(traces, rows),
-        methods=methods(rows, usages, book, audit.price_cards),
+        methods=methods(rows, usages, book, sorted(card_ids)),
+        gpu_prices=gpu_prices,
         fingerprint=fingerprint(ledger, cards, workdir),
     )

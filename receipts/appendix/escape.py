@@ -42,8 +42,6 @@ _TEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
-    "'": r"\textquotesingle{}",
-    '"': r"\textquotedbl{}",
     "`": r"\textasciigrave{}",
     "/": r"/\allowbreak{}",
     "\n": " ",
@@ -142,28 +140,64 @@ def _greek(char: str) -> str | None:
     return folded or {"Eta": "H", "Chi": "X", "Rho": "P"}.get(letter, letter[0])
 
 
-def escape_latex(text: str) -> str:
-    """``text`` as LaTeX that typesets it literally, CJK runs wrapped in ``\\receiptscjk``."""
+_OPENS = frozenset(" \t\n([{<\u2014\u2013/")
+"""Characters after which a straight quote opens rather than closes."""
+_MINUS = re.compile(r"(?:(?<=^)|(?<=[\s(\[{,;:=/]))-(?=\.?\d)")
+"""A hyphen-minus that is a minus sign: at a word's start, before a number (``-3.3``)."""
+
+
+def escape_latex(text: str, *, prose: bool = True) -> str:
+    """``text`` as LaTeX that typesets it literally, CJK runs wrapped in ``\\receiptscjk``.
+
+    As ``prose`` (the default), straight quotes become typographic ones (``"a"`` reads “a”,
+    ``it's`` reads it’s) and a hyphen before a number becomes a true minus sign (``-3.3`` reads
+    −3.3); otherwise (ids, commands, code) they stay as typed, in the typewriter forms.
+    """
     out: list[str] = []
     last = 0
     for match in _CJK.finditer(text):
-        out.append(_escape_plain(text[last : match.start()]))
+        out.append(_escape_plain(text[last : match.start()], prose))
         out.append(rf"\receiptscjk{{{match.group()}}}")
         last = match.end()
-    out.append(_escape_plain(text[last:]))
+    out.append(_escape_plain(text[last:], prose))
     return "".join(out)
 
 
-def _escape_plain(text: str) -> str:
-    escaped = "".join(_tex_char(c) for c in text)
+def _quotes_and_minus(text: str) -> str:
+    """Straight quotes as typographic ones, minus signs as math minus (placeholders first)."""
+    text = _MINUS.sub("\u2212", text)
+    out = []
+    for i, char in enumerate(text):
+        if char in "\"'":
+            before = text[i - 1] if i else " "
+            opening = before in _OPENS or (char == '"' and before in "\u2018'")
+            if char == '"':
+                out.append("\u201c" if opening else "\u201d")
+            else:
+                out.append("\u2018" if opening else "\u2019")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _escape_plain(text: str, prose: bool = True) -> str:
+    if prose:
+        text = _quotes_and_minus(text)
+    escaped = "".join(
+        {"'": r"\textquotesingle{}", '"': r"\textquotedbl{}"}.get(c) or _tex_char(c) for c in text
+    )
     # Ligatures: -- and --- would become dashes, !` and ?` inverted marks.
     escaped = re.sub(r"-(?=-)", "-{}", escaped)
     escaped = re.sub(r"([!?])(?=\\textasciigrave)", r"\1{}", escaped)
     return escaped
 
 
-_MD_SPECIAL = frozenset("\\`*_{}[]<>|~^$&#")
-"""Characters CommonMark and GitHub read as markup anywhere in a line (``$`` for math)."""
+_MD_SPECIAL = frozenset("\\`*_{}[]<>|~^&#")
+"""Characters CommonMark and GitHub read as markup anywhere in a line."""
+_MD_DOLLAR = re.compile(r"\$(?!\d)")
+"""A ``$`` that could close GitHub's inline math: one not followed by a digit. A ``$`` before a
+digit (``$13.80``) cannot close math (GitHub and pandoc rule), and with every other ``$``
+escaped none can, so amounts stay bare and nothing turns into math."""
 _MD_LINE_START = re.compile(r"^(\s*)([-+=](?=\s|$|[-=])|\d+[.)](?=\s|$))")
 """A list marker or a setext underline at the start of the text."""
 
@@ -172,7 +206,7 @@ def escape_markdown(text: str) -> str:
     """``text`` as Markdown that renders literally, on one line (fit for a table cell), without
     control characters."""
     flat = printable(" ".join(text.split("\n")).replace("\r", " "))
-    escaped = "".join("\\" + c if c in _MD_SPECIAL else c for c in flat)
+    escaped = _MD_DOLLAR.sub(r"\\$", "".join("\\" + c if c in _MD_SPECIAL else c for c in flat))
     return _MD_LINE_START.sub(
         lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), escaped, count=1
     )

@@ -13,14 +13,17 @@ from ledger.render import hours, markers, number, usd
 
 __all__ = [
     "category_name",
+    "co2e_range",
     "count",
     "fraction_interval",
     "fraction_pct",
     "hours",
     "interval",
     "kwh",
+    "kwh_range",
     "markers",
     "number",
+    "number_range",
     "pct",
     "price",
     "provenance_words",
@@ -91,6 +94,42 @@ def kwh(value: float | None) -> str:
     return f"{value:,.3g} kWh" if value < 100 else f"{value:,.0f} kWh"
 
 
+def number_range(low: float | None, high: float | None) -> str:
+    """``13.50–97.68``, ``1.97M–3.29M``; one figure where both ends read alike; a dash where
+    the quantity is unknown (never 0)."""
+    if low is None or high is None:
+        return MISSING
+    a, b = number(low), number(high)
+    return a if a == b else f"{a}–{b}"
+
+
+def kwh_range(low: float | None, high: float | None) -> str:
+    """``7.29–14.0 kWh``, ``2,073–6,620 MWh`` (MWh from 10,000 kWh); a dash where unknown."""
+    if low is None or high is None:
+        return MISSING
+    unit = "kWh"
+    if high >= 10_000:
+        low, high, unit = low / 1000, high / 1000, "MWh"
+    a, b = _sig(low), _sig(high)
+    return f"{a} {unit}" if a == b else f"{a}–{b} {unit}"
+
+
+def co2e_range(low_kg: float | None, high_kg: float | None) -> str:
+    """``2.69–5.16 kg``, ``766–2,446 t`` (tonnes from 10 t); a dash where unknown."""
+    if low_kg is None or high_kg is None:
+        return MISSING
+    unit = "kg"
+    if high_kg >= 10_000:
+        low_kg, high_kg, unit = low_kg / 1000, high_kg / 1000, "t"
+    a, b = _sig(low_kg), _sig(high_kg)
+    return f"{a} {unit}" if a == b else f"{a}–{b} {unit}"
+
+
+def _sig(value: float) -> str:
+    """Three significant digits below 1,000, whole numbers above (``7.29``, ``196``, ``3,022``)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def count(value: int | float | None) -> str:
     """``59,029``."""
     return MISSING if value is None else f"{value:,.0f}"
@@ -134,13 +173,7 @@ def provenance_words(provenance: Sequence[Provenance]) -> str:
     return " + ".join(_PROVENANCE_WORDS[p] for p in provenance) or MISSING
 
 
-_CATEGORY_NAMES = {
-    Category.PRETRAINING: "pretraining",
-    Category.DATA: "data",
-    Category.FINE_TUNING: "fine-tuning",
-    Category.RND: "R&D",
-    Category.EVALUATION: "evaluation",
-}
+from ledger.names import CATEGORY_NAMES as _CATEGORY_NAMES  # noqa: E402 (one mapping)
 
 
 def category_name(category: Category | str | None, inherited: bool = False) -> str:

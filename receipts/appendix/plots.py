@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.enums import Category
-from receipts.appendix import fmt
+from receipts.appendix import argument, fmt
 from receipts.appendix.escape import escape_matplotlib as tx
 from receipts.appendix.schema import Appendix
 
@@ -36,11 +36,12 @@ _RC: Any = {
     "font.size": 9,
     "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
+    "figure.titleweight": "bold",
     "axes.edgecolor": "#888888",
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.hashsalt": "receipts-appendix",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",
 }
 
 
@@ -54,17 +55,43 @@ class FigureFile:
     """Short title."""
     caption: str
     """What it shows, in words (also the alt text)."""
-    png: bytes
-    """PNG at 150 dpi."""
+    png: bytes | None
+    """PNG at 150 dpi; ``None`` where it was not asked for."""
     svg: bytes
-    """SVG, text as paths."""
+    """SVG, its text as text (searchable; a viewer without the font falls back to its own,
+    which covers scripts such as Chinese that the bundled font lacks)."""
+    pdf: bytes | None = None
+    """Vector PDF for the LaTeX appendix, its text in Computer Modern (the design of the
+    document's Latin Modern) with true minus signs; ``None`` unless asked for."""
 
 
-def _save(fig: Any) -> tuple[bytes, bytes]:
-    png, svg = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+_PDF_RC: Any = {
+    **_RC,
+    # matplotlib's own Computer Modern (cmr10), the design Latin Modern (the LaTeX appendix's
+    # font) digitises; DejaVu Serif for the glyphs it lacks (U+2212, arrows). Mathtext for the
+    # tick labels, whose minus signs cmr10 has only in its math font.
+    "font.family": ["cmr10", "DejaVu Serif"],
+    "axes.titleweight": "normal",  # matplotlib has no bold cmr10 under that family name
+    "figure.titleweight": "normal",
+    "mathtext.fontset": "cm",
+    "axes.formatter.use_mathtext": True,
+    "axes.unicode_minus": True,
+    "pdf.fonttype": 3,
+}
+
+
+def _save_pdf(fig: Any) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="pdf", bbox_inches="tight", metadata={"CreationDate": None})
+    return out.getvalue()
+
+
+def _save(fig: Any, png: bool = True) -> tuple[bytes | None, bytes]:
+    raster, svg = io.BytesIO(), io.BytesIO()
+    if png:
+        fig.savefig(raster, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
     fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
-    return png.getvalue(), svg.getvalue()
+    return (raster.getvalue() if png else None), svg.getvalue()
 
 
 def _figure(width: float, height: float) -> Any:
@@ -220,7 +247,6 @@ def funnel_figure(a: Appendix) -> tuple[Any, str, str] | None:
         x=0.01,
         ha="left",
         fontsize=10.5,
-        fontweight="bold",
     )
     caption = (
         f"The {f.funnel} curation funnel, records left after each step, with the priced cost of "
@@ -273,7 +299,7 @@ def accuracy_figure(a: Appendix) -> tuple[Any, str, str] | None:
         if own:
             ax.axvline(own[0], color=SUBJECT, linewidth=0.8, alpha=0.5, zorder=0)
         ax.set_title(tx(bench), loc="center", fontsize=9.5)
-        ax.set_xlim(0, 100)
+        ax.set_xlim(*accuracy_limits(rows, bench))
         ax.grid(axis="x", color=GRID, linewidth=0.6)
         ax.set_axisbelow(True)
         ax.set_xlabel("accuracy, %")
@@ -286,7 +312,6 @@ def accuracy_figure(a: Appendix) -> tuple[Any, str, str] | None:
         x=0.01,
         ha="left",
         fontsize=10.5,
-        fontweight="bold",
     )
     measured = " Diamonds: eval runs in the ledger." if a.evals else ""
     caption = (
@@ -294,6 +319,18 @@ def accuracy_figure(a: Appendix) -> tuple[Any, str, str] | None:
         "published scores, with Wilson 95% intervals from each benchmark's n." + measured
     )
     return fig, "Accuracy against baselines", caption
+
+
+def accuracy_limits(
+    rows: list[tuple[str, str, float, float | None, float | None, str]], bench: str
+) -> tuple[float, float]:
+    """The x range of one benchmark's panel: its scores and interval ends, padded, within
+    0-100 (not 0-100 itself when every score lies between 40 and 60)."""
+    ends = [v for r in rows if r[0] == bench for v in (r[2], r[3], r[4]) if v is not None]
+    low, high = min(ends), max(ends)
+    pad = max(2.0, 0.08 * (high - low))
+    low, high = max(0.0, low - pad), min(100.0, high + pad)
+    return math.floor(low / 5) * 5, math.ceil(high / 5) * 5
 
 
 def gpu_figure(a: Appendix) -> tuple[Any, str, str] | None:
@@ -338,25 +375,43 @@ def gpu_figure(a: Appendix) -> tuple[Any, str, str] | None:
 
 
 FIGURES: dict[str, Callable[[Appendix], tuple[Any, str, str] | None]] = {
+    "scope-ladder": lambda a: argument.ladder_figure(a, _figure),
     "cost-by-category": cost_figure,
+    "gpu-prices": lambda a: argument.price_figure(a, _figure),
     "funnel": funnel_figure,
     "gpu-power": gpu_figure,
     "accuracy": accuracy_figure,
+    "forest": lambda a: argument.forest_figure(a, _figure),
 }
 """Every figure by file stem, in the order the appendix shows them."""
 
 
-def render_figures(appendix: Appendix) -> list[FigureFile]:
-    """Every figure the appendix has data for, drawn and saved as PNG and SVG."""
+def render_figures(appendix: Appendix, *, pdf: bool = False, png: bool = True) -> list[FigureFile]:
+    """Every figure the appendix has data for, drawn and saved as SVG (and as PNG unless
+    ``png`` is false: the documents show the SVG or the PDF, so the writers skip the raster,
+    the dearest of the three to draw); with ``pdf``, drawn again in the LaTeX document's font
+    and saved as vector PDF too."""
+    import warnings
+
     from matplotlib import rc_context
 
     out = []
-    with rc_context(_RC):
-        for name, draw in FIGURES.items():
+    for name, draw in FIGURES.items():
+        with rc_context(_RC):
             drawn = draw(appendix)
             if drawn is None:
                 continue
             fig, title, caption = drawn
-            png, svg = _save(fig)
-            out.append(FigureFile(name=name, title=title, caption=caption, png=png, svg=svg))
+            raster, svg = _save(fig, png=png)
+        vector = None
+        if pdf:
+            with rc_context(_PDF_RC), warnings.catch_warnings():
+                # A glyph neither font has (CJK in a label) is drawn as a box; say so once.
+                warnings.filterwarnings("ignore", "Glyph .* missing from font")
+                drawn = draw(appendix)
+                assert drawn is not None
+                vector = _save_pdf(drawn[0])
+        out.append(
+            FigureFile(name=name, title=title, caption=caption, png=raster, svg=svg, pdf=vector)
+        )
     return out

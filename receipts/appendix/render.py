@@ -56,6 +56,8 @@ class FigureRef:
     """Relative path of the SVG (Markdown)."""
     data_uri: str
     """The SVG as a ``data:`` URI (HTML)."""
+    vector: bool = False
+    """Whether a vector PDF lies beside the PNG (LaTeX includes it instead)."""
 
 
 def figure_refs(figures: Sequence[FigureFile], folder: str) -> dict[str, FigureRef]:
@@ -68,6 +70,7 @@ def figure_refs(figures: Sequence[FigureFile], folder: str) -> dict[str, FigureR
             png=Raw(f"{folder}/{f.name}.png"),  # folder: a safe name (see write.figure_folder)
             svg=Raw(f"{folder}/{f.name}.svg"),
             data_uri="data:image/svg+xml;base64," + base64.b64encode(f.svg).decode("ascii"),
+            vector=f.pdf is not None,
         )
         for f in figures
     }
@@ -111,7 +114,11 @@ def _md_figure(ref: FigureRef | None) -> Raw:
 
 def _tex_code(value: Any) -> Raw:
     """Monospace text, escaped, breakable after ``-`` and ``.`` (ids, card names, commands)."""
-    text = escape_latex(str(value)).replace("-", r"-\allowbreak{}").replace(".", r".\allowbreak{}")
+    text = (
+        escape_latex(str(value), prose=False)
+        .replace("-", r"-\allowbreak{}")
+        .replace(".", r".\allowbreak{}")
+    )
     return Raw(r"\texttt{" + text + "}")
 
 
@@ -140,12 +147,14 @@ def _tex_verdict(verdict: Any) -> Raw:
 
 
 def _tex_figure(ref: FigureRef | None) -> Raw:
-    """A floating figure read from ``\\receiptsfigdir``, or nothing."""
+    """A floating figure read from ``\\receiptsfigdir`` (the vector PDF where there is one),
+    or nothing."""
     if ref is None:
         return Raw("")
+    suffix = "pdf" if ref.vector else "png"
     return Raw(
         "\\begin{figure}[!htbp]\n  \\centering\n"
-        f"  \\includegraphics[width=\\linewidth]{{\\receiptsfigdir/{ref.name}.png}}\n"
+        f"  \\includegraphics[width=\\linewidth]{{\\receiptsfigdir/{ref.name}.{suffix}}}\n"
         f"  \\caption{{{escape_latex(ref.caption)}}}\n\\end{{figure}}\n"
     )
 
@@ -169,6 +178,9 @@ def _filters() -> dict[str, Callable[..., Any]]:
         "finterval": fmt.fraction_interval,
         "value": fmt.value,
         "kwh": fmt.kwh,
+        "kwh_range": fmt.kwh_range,
+        "co2e_range": fmt.co2e_range,
+        "number_range": fmt.number_range,
         "seconds": fmt.seconds,
         "ratio": fmt.ratio,
         "timestamp": fmt.timestamp,

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Literal
 
 from claims.report import ClaimVerdict
+from ledger.bottom_line import HardwareValue
 from ledger.enums import Category, Provenance, RunStatus, Unit
 from ledger.funnel import FunnelReport
-from ledger.report import Audit, Usd
+from ledger.report import Audit, BottomLine, Usd
 from ledger.schema import SCHEMA_VERSION, PriceCard, Record
 from probes.evals.schema import EvalSummary
 
@@ -175,6 +176,36 @@ class GpuTrace(Record):
     """Utilisation, percent."""
 
 
+class EnergyRow(Record):
+    """One run's GPU energy, emissions and owned-hardware cost on one GPU model, from the price
+    bases (each run once, whichever scopes count it)."""
+
+    run: str
+    """Run id."""
+    resource: str
+    """The GPU resource (``gpu/H100``)."""
+    inherited: bool
+    """Whether the run belongs to an ancestor of the subject."""
+    provenance: Provenance
+    """``measured`` (the run's meter read the energy) or ``estimated`` (GPU-hours x power)."""
+    gpu_kwh_low: float
+    """GPU energy, low, kWh."""
+    gpu_kwh_high: float
+    """GPU energy, high, kWh."""
+    facility_kwh_low: float
+    """Facility energy (server power factor and PUE applied), low, kWh."""
+    facility_kwh_high: float
+    """Facility energy, high, kWh."""
+    kg_co2e_low: float
+    """Emissions, low, kg CO2e."""
+    kg_co2e_high: float
+    """Emissions, high, kg CO2e."""
+    owned_usd_low: Usd | None
+    """Owned-hardware cost of its GPU-hours, low; ``None`` where no purchase price applies."""
+    owned_usd_high: Usd | None
+    """Owned-hardware cost, high."""
+
+
 class Methods(Record):
     """How every number was obtained."""
 
@@ -230,8 +261,17 @@ class Appendix(Record):
     """One line on what it is."""
     lineage: list[str]
     """The subject and its ancestors, nearest first."""
+    bottom_line: BottomLine | None = None
+    """The result in two to four sentences and one verdict line per claim, as ``receipts
+    audit`` prints it first (:func:`claims.bottom_line.bottom_line`)."""
     audit: Audit
-    """Costs by category and scope, published figures, gaps, cards used."""
+    """Costs by category and scope, published figures, gaps, cards used; ``audit.bases`` holds
+    each scope on the rental and owned price bases with its energy and emissions."""
+    hardware: list[HardwareValue] = []
+    """What the GPUs cost whoever bought them, per GPU model the owned basis prices
+    (:func:`ledger.bottom_line.hardware_values`)."""
+    energy: list[EnergyRow] = []
+    """Energy, emissions and owned cost per run and GPU model, inherited runs first."""
     contrast: CostContrast | None
     """The dearest category against the cheapest, where two are priced."""
     runs: list[RunRow]
@@ -250,5 +290,8 @@ class Appendix(Record):
     """What the GPU plot shows, or why there is none."""
     methods: Methods
     """Formulas, price-card dates, measurement methods, interval method."""
+    gpu_prices: list[PriceCard] = []
+    """Every dated GPU-hour card the price book has for the GPU models the subject's own runs
+    used (not only those that priced a line), by resource then date: the price strip's dots."""
     fingerprint: Fingerprint
     """Ledger head, package version, cards and commit."""

@@ -57,23 +57,63 @@ def check_format(fmt: str | None, path: Path) -> str:
     return chosen
 
 
+def check_formats(fmt: str | Sequence[str] | None, path: Path) -> list[str]:
+    """Every format asked for: ``--format`` given once or more, each a name or a comma-separated
+    list (``md,html,tex,pdf``), in order, without repeats; none given: the one ``path``'s suffix
+    names (see :func:`check_format`).
+
+    Raises:
+        AppendixInputError: an unknown or empty format, or ``pdf`` without WeasyPrint.
+    """
+    given = [fmt] if isinstance(fmt, str) else list(fmt or [])
+    names = [name.strip() for item in given for name in item.split(",")]
+    if not given:
+        return [check_format(None, path)]
+    if any(not name for name in names):
+        raise AppendixInputError(
+            f"--format {','.join(given)!r}: an empty format name (formats: {', '.join(FORMATS)})"
+        )
+    return list(dict.fromkeys(check_format(name, path) for name in names))
+
+
 def check_output(path: Path, *, directory: bool = False) -> Path:
-    """``path`` where it can be written: its directory exists (nothing is created), and it is not
-    itself a directory (or, with ``directory``, it is one).
+    """``path`` where it can be written. A file's directory must exist, and the file must not
+    be a directory; a directory (``directory``) may be missing, and is created when written (with
+    its missing parents), but must not be a file, nor lie under one.
 
     Raises:
         AppendixInputError: the directory is missing, or the path is of the wrong kind.
     """
-    folder = path if directory else path.parent
+    if directory:
+        for folder in (path, *path.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise AppendixInputError(
+                        f"output directory {path}: {folder} is a file, not a directory"
+                    )
+                break
+        return path
+    folder = path.parent
     if not folder.is_dir():
-        if directory:
-            raise AppendixInputError(f"output directory {folder} does not exist: create it first")
         raise AppendixInputError(
-            f"cannot write {path}: directory {folder} does not exist (create it first)"
+            f"cannot write {path}: directory {folder} does not exist (create it first, or give "
+            "a directory to --out to write report.<format> files into it)"
         )
-    if not directory and path.is_dir():
+    if path.is_dir():
         raise AppendixInputError(f"{path} is a directory: name a file, e.g. {path / 'report.md'}")
     return path
+
+
+def make_directory(directory: Path) -> None:
+    """Create ``directory`` and its missing parents.
+
+    Raises:
+        AppendixError: it cannot be created.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AppendixError(f"cannot create {directory}: {exc.strerror or exc}") from None
 
 
 def figure_folder(path: Path) -> str:
@@ -120,14 +160,17 @@ def render(
     if fmt == "json":
         return {path: (appendix.model_dump_json(indent=2) + "\n").encode()}
     if figures is None:
-        figures = render_figures(appendix)
+        figures = render_figures(appendix, pdf=fmt == "tex", png=False)
     folder = figure_folder(path)
     refs = figure_refs(figures, folder)
     files: dict[Path, bytes] = {}
     if fmt in ("md", "tex"):
         for figure in figures:
-            files[path.parent / folder / f"{figure.name}.png"] = figure.png
+            if figure.png is not None:
+                files[path.parent / folder / f"{figure.name}.png"] = figure.png
             files[path.parent / folder / f"{figure.name}.svg"] = figure.svg
+            if fmt == "tex" and figure.pdf is not None:
+                files[path.parent / folder / f"{figure.name}.pdf"] = figure.pdf
     if fmt == "tex":
         body = path.with_name(f"{path.stem}-body.tex")
         files[body] = render_text(appendix, "tex-body", refs, folder).encode()
@@ -148,9 +191,10 @@ def _pdf(html: str) -> bytes:
 
 def write_files(files: dict[Path, bytes]) -> list[Path]:
     """Write rendered files atomically (figures first, the documents that show them last)."""
-    order = sorted(files, key=lambda p: (p.suffix not in (".png", ".svg"), str(p)))
+    figure = {path for path in files if path.parent.name.endswith("-figures")}
+    order = sorted(files, key=lambda p: (p not in figure, str(p)))
     for path in order:
-        if path.suffix in (".png", ".svg"):
+        if path in figure:
             try:
                 path.parent.mkdir(exist_ok=True)
             except OSError as exc:
@@ -175,14 +219,17 @@ def write_appendix(appendix: Appendix, fmt: str, path: Path) -> list[Path]:
 def write_bundle(
     appendix: Appendix, directory: Path, formats: Sequence[str] = BUNDLE
 ) -> list[Path]:
-    """``report.md``, ``report.tex``, ``report.html`` and ``report.json`` in ``directory``, all
-    rendered before the first is written."""
+    """``report.<format>`` in ``directory`` for each format (by default ``report.md``,
+    ``report.tex``, ``report.html`` and ``report.json``), all rendered before the first is
+    written; the directory is created where it is missing."""
     from receipts.appendix.plots import render_figures
 
     check_output(directory, directory=True)
-    figures = render_figures(appendix)
+    chosen = [check_format(fmt, directory / f"report.{fmt}") for fmt in formats]
+    figures = render_figures(appendix, pdf="tex" in chosen, png=False)
     files: dict[Path, bytes] = {}
-    for fmt in formats:
+    for fmt in chosen:
         path = directory / f"report.{fmt}"
-        files.update(render(appendix, check_format(fmt, path), path, figures))
+        files.update(render(appendix, fmt, path, figures))
+    make_directory(directory)
     return write_files(files)
