@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -177,12 +178,18 @@ def paired_difference(
     )
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of receipts and of the libraries that compute the statistics."""
+@cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
     out = {}
     for name in ("receipts", "numpy", "scipy", "statsmodels"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "unknown"
-    return out
+    return tuple(out.items())
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of receipts and of the libraries that compute the statistics (read once a
+    process: each lookup scans the installed distributions)."""
+    return dict(_library_versions())
