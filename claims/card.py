@@ -12,7 +12,7 @@ self-contained HTML page (inline CSS, the chart as an inline SVG data URI, nothi
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -66,16 +66,22 @@ def deciding_checks(a: AssertionVerdict) -> list[BenchmarkCheck]:
     return [b for c in named for b in c.benchmarks if b.test is not None]
 
 
-def comparison_sentences(a: AssertionVerdict, subject: str) -> list[str]:
-    """Plain sentences for a comparison or data-efficiency verdict, from its difference tests."""
+def comparison_sentences(
+    a: AssertionVerdict, subject: str, names: Mapping[str, str] | None = None
+) -> list[str]:
+    """Plain sentences for a comparison or data-efficiency verdict, from its difference tests;
+    ``names`` gives display names by registry id (:attr:`ClaimVerdict.names`)."""
+    names = names or {}
     named = [c for c in a.comparators if c.role == "named"] or a.comparators[:1]
     if not named:
         return [f"No published score can check this: {a.reason}."]
-    who = named[0].comparator
+    who = names.get(named[0].comparator, named[0].comparator)
+    subject = names.get(subject, subject)
     out: list[str] = []
     for b in deciding_checks(a):
         t = b.test
         assert t is not None
+        bench = names.get(t.benchmark, t.benchmark)
         n = min(t.n_subject, t.n_comparator)
         lead = "lead" if t.estimate_points > 0 else "gap"
         span = f"the 95% range runs from {signed(t.ci_low_points)} to {signed(t.ci_high_points)}"
@@ -83,22 +89,22 @@ def comparison_sentences(a: AssertionVerdict, subject: str) -> list[str]:
             size = points(t.estimate_points)
             article = "an" if size.startswith("8") or size.split(".")[0] in ("11", "18") else "a"
             out.append(
-                f"On {t.benchmark}, {_items(n)} are too few to tell {article} {size}-point "
+                f"On {bench}, {_items(n)} are too few to tell {article} {size}-point "
                 f"{lead} from luck: {span} points."
             )
         elif b.verdict is Verdict.NOT_SUPPORTED and t.ci_high_points < 0:
             out.append(
-                f"On {t.benchmark} ({_items(n)}), {subject} is {points(t.estimate_points)} "
+                f"On {bench} ({_items(n)}), {subject} is {points(t.estimate_points)} "
                 f"points behind {who}, more than chance explains ({span})."
             )
         elif b.verdict is Verdict.NOT_SUPPORTED:
             out.append(
-                f"On {t.benchmark} ({_items(n)}) the published numbers show no such win over "
+                f"On {bench} ({_items(n)}) the published numbers show no such win over "
                 f"{who} ({signed(t.estimate_points)} points; {span})."
             )
         elif b.verdict is Verdict.SUPPORTED:
             out.append(
-                f"On {t.benchmark} ({_items(n)}) the difference, {signed(t.estimate_points)} "
+                f"On {bench} ({_items(n)}) the difference, {signed(t.estimate_points)} "
                 f"points ({span}), is within what the words allow."
             )
     missing = [b for c in named for b in c.benchmarks if b.test is None]
@@ -131,8 +137,8 @@ def cost_sentences(a: AssertionVerdict) -> list[str]:
         )
     elif covered is not None:
         out.append(
-            f"The {covered.label} cost {usd(covered.cost_usd_low)}\u2013"
-            f"{usd(covered.cost_usd_high)} across the prices of the time."
+            f"What the figure covers, the {covered.label}, cost {usd(covered.cost_usd_low)}"
+            f"\u2013{usd(covered.cost_usd_high)} across the prices of the time."
         )
     rated = covered or implied
     if rated is not None and rated.implied_usd_per_gpu_hour is not None:
@@ -174,10 +180,15 @@ def plain_paragraph(claim: ClaimVerdict) -> str:
     if a.kind == "cost":
         body = cost_sentences(a)
     elif a.kind in ("comparison", "data_efficiency") and a.comparators:
-        body = comparison_sentences(a, claim.subject)
+        body = comparison_sentences(a, claim.subject, claim.names)
     else:
         body = [a.reason[0].upper() + a.reason[1:] + "."]
-    return " ".join([lead, *body[:4]])
+    others = [
+        f"Also checked: \u201c{o.text}\u201d, {VERDICT_WORDS[o.verdict].lower()}."
+        for o in claim.assertions
+        if o is not a
+    ]
+    return " ".join([lead, *body[:4], *others[:3]])
 
 
 def sources(claim: ClaimVerdict) -> list[str]:
@@ -189,7 +200,7 @@ def sources(claim: ClaimVerdict) -> list[str]:
     if a is not None:
         for b in deciding_checks(a):
             assert b.test is not None
-            out.append(f"{b.test.benchmark}: {b.test.citation}")
+            out.append(f"{claim.names.get(b.test.benchmark, b.test.benchmark)}: {b.test.citation}")
     return list(dict.fromkeys(out))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from claims.card import deciding, deciding_checks, signed, usd
@@ -107,7 +107,7 @@ def _cost_axes(ax: Any, a: AssertionVerdict) -> str | None:
     return "What each scope of the work cost, against the published figure."
 
 
-def _difference_axes(ax: Any, a: AssertionVerdict) -> str | None:
+def _difference_axes(ax: Any, a: AssertionVerdict, names: Mapping[str, str]) -> str | None:
     from matplotlib.patches import Rectangle
 
     checks = deciding_checks(a)
@@ -142,10 +142,14 @@ def _difference_axes(ax: Any, a: AssertionVerdict) -> str | None:
     ax.axvline(0, color="#222222", linewidth=0.8)
     if not parity:
         ax.axvline(band, color="#777777", linestyle="--", linewidth=1)
-    labels = [_text(f"{b.benchmark} (n={b.test.n_subject})") for b in checks if b.test is not None]
+    labels = [
+        _text(f"{names.get(b.benchmark, b.benchmark)} (n={b.test.n_subject})")
+        for b in checks
+        if b.test is not None
+    ]
     ax.set_yticks(range(len(checks)), labels)
     ax.set_ylim(len(checks) - 0.5, -0.5)
-    who = checks[0].comparator
+    who = names.get(checks[0].comparator, checks[0].comparator)
     ax.set_xlabel(_text(f"difference against {who}, percentage points (95% interval)"))
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -161,7 +165,7 @@ def _draw(ax: Any, claim: ClaimVerdict) -> str | None:
     if a.kind == "cost":
         return _cost_axes(ax, a)
     if a.comparators:
-        return _difference_axes(ax, a)
+        return _difference_axes(ax, a, claim.names)
     return None
 
 

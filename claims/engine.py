@@ -7,6 +7,7 @@ once, and returns a :class:`~claims.report.CheckReport`. Everything else here is
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from claims.files import LoadedClaim
 from claims.items import ItemIndex, ItemResultsSource
 from claims.quality import check_relative_quality
 from claims.registry import Registry
-from claims.report import CheckReport, ClaimVerdict
+from claims.report import AssertionVerdict, CheckReport, ClaimVerdict
 from claims.schema import (
     ComparisonAssertion,
     CostAssertion,
@@ -75,7 +76,30 @@ def check_claim(
         assertions=out,
         seed=ctx.seed,
         versions=stats.library_versions(),
+        names=_display_names(ctx, model.id if model else None, out, date),
     )
+
+
+def _display_names(
+    ctx: Context, subject: str | None, verdicts: Sequence[AssertionVerdict], on: dt.date | None
+) -> dict[str, str]:
+    """Registry display names of the models and benchmarks the verdicts name."""
+    names = {}
+    models = {subject} if subject else set()
+    benches: set[str] = set()
+    for a in verdicts:
+        for c in a.comparators:
+            models.add(c.comparator)
+            benches.update(b.benchmark for b in c.benchmarks)
+    for ident in sorted(models):
+        found = ctx.registry.find_model(ident, on)
+        if found is not None:
+            names[ident] = found.name
+    for ident in sorted(benches):
+        bench = ctx.registry.benchmarks.get(ident)
+        if bench is not None:
+            names[ident] = bench.name
+    return names
 
 
 def check_claims(

@@ -312,6 +312,9 @@ class ClaimVerdict(Record):
     """Seed of every bootstrap in this claim."""
     versions: dict[str, str]
     """Versions of receipts and of the statistics libraries."""
+    names: dict[str, str] = {}
+    """Display names, by registry id, of the subject, comparators and benchmarks the verdict
+    names (``aime24`` -> ``AIME24``), for readers' renderings such as the verdict card."""
 
 
 CHECK_REPORT_VERSION = 2

@@ -52,14 +52,25 @@ def test_a_comparison_says_how_many_questions_are_too_few(
     claim = verdicts["s1/paper-o1-preview"]
     assert claim.verdict is Verdict.INCONCLUSIVE
     text = plain_paragraph(claim)
-    assert "On aime24, 30 questions are too few to tell a 12-point lead from luck" in text
+    assert "On AIME24, 30 questions are too few to tell a 12-point lead from luck" in text
     assert "\u221212.6 to +34.8" in text  # a true minus sign
 
 
 def test_a_significant_shortfall_is_named(verdicts: dict[str, ClaimVerdict]) -> None:
     text = plain_paragraph(verdicts["s1/techcrunch"])
-    assert "s1-32B is 18 points behind o1, more than chance explains" in text
+    assert "s1-32B is 18 points behind OpenAI o1, more than chance explains" in text
     assert "an 18-point gap from luck" in text
+
+
+def test_the_other_assertions_of_a_claim_are_named_with_their_verdicts(
+    verdicts: dict[str, ClaimVerdict],
+) -> None:
+    """The card decides on the most serious assertion; the others still show, in the words
+    they check, never a registry id."""
+    text = plain_paragraph(verdicts["s1/techcrunch"])
+    assert "Also checked: \u201ctrain an AI 'reasoning' model for under $50" in text
+    assert "credits\u201d, misleading." in text
+    assert "aime24" not in text and "gpqa-diamond" not in text
 
 
 def test_a_supported_cost_backs_the_words(verdicts: dict[str, ClaimVerdict]) -> None:
