@@ -133,6 +133,13 @@ class Subject(Record):
     """Where the subject and its lineage are documented."""
 
 
+GPU_UNMETERED = "gpu_unmetered"
+"""Key of ``Run.detail`` where a wrapper says why it recorded no GPU time."""
+PARENT_RUN = "parent_run"
+"""Key of ``Run.detail`` naming the metered run (``receipts run``) a run ran inside, on the same
+host: that run's GPU time covers both, so the inner one meters none of its own."""
+
+
 class Run(Record):
     """One execution of one stage: a curation step, an SFT run, an eval run, a labelling session."""
 

@@ -11,14 +11,8 @@ from decimal import Decimal
 from ledger.bottom_line import report_bottom_line
 from ledger.costs import INFORMATIONAL_UNITS, in_scope
 from ledger.report import Audit, CostLine, CostReport, QuietRun, ReportTotal
-from ledger.schema import RunStatus, Unit
+from ledger.schema import GPU_UNMETERED, PARENT_RUN, RunStatus, Unit
 from ledger.store import Ledger
-
-GPU_UNMETERED = "gpu_unmetered"
-"""Key of ``Run.detail`` where a wrapper says why it recorded no GPU time."""
-PARENT_RUN = "parent_run"
-"""Key of ``Run.detail`` naming the wrapped run (``receipts run``) a run ran inside: that run's
-GPU time covers both, so the inner one meters none of its own."""
 
 
 def _total(label: str, inherited: bool, lines: Sequence[CostLine]) -> ReportTotal:

@@ -11,13 +11,17 @@ from typer.testing import CliRunner
 from probes.prometheus import (
     Matcher,
     PrometheusError,
+    Selection,
     counter_energy,
     held_integral,
+    meter_job,
     parse_matcher,
     shown_url,
     trapezoid,
     within,
 )
+from probes.prometheus.method import coverage, scrape_interval
+from probes.prometheus.query import Series
 from receipts.cli import app
 from tests.cli_helpers import assert_bad_input
 
@@ -49,6 +53,47 @@ def test_utilisation_is_held_to_the_window_edges() -> None:
     assert held_integral([], 0.0, 10.0) is None
     constant = [(1000.0 + t + 0.123, 80.0) for t in range(7)]
     assert held_integral(constant, 1000.0, 7.5) == pytest.approx(80.0 * 7.5, rel=1e-15)
+
+
+def test_a_generous_window_holds_values_one_scrape_interval_only() -> None:
+    # Scrapes every 10 s from 1010 to 1090 at 50 %, in a window of an hour from 1000.
+    samples = [(1010.0 + 10 * i, 50.0) for i in range(9)]
+    interval = scrape_interval([t for t, _ in samples])
+    assert interval == 10.0
+    assert held_integral(samples, 1000.0, 3600.0, interval) == 50 * (10 + 80 + 10)
+    assert held_integral(samples, 1000.0, 3600.0) == 50 * 3600  # unbounded: the old inflation
+    wide = coverage([t for t, _ in samples], 1000.0, 3600.0)
+    assert (wide.span_s, wide.covered_s, wide.sampled_window) == (80.0, 100.0, False)
+    tight = coverage([t for t, _ in samples], 1000.0, 105.0)
+    assert (tight.covered_s, tight.sampled_window) == (100.0, True)  # 95 % of the window
+
+
+class _Source:
+    """Prometheus's answer for one GPU scraped every 10 s from 1010 to 1090 (a fake server)."""
+
+    url = "http://127.0.0.1:9"
+
+    def samples(self, metric: str, matchers: object, start_s: float, end_s: float) -> list[Series]:
+        labels = {"gpu": "0", "UUID": "GPU-0", "modelName": "NVIDIA H100 80GB HBM3",
+                  "Hostname": "gpu-01", "hpc_job": "7"}  # fmt: skip
+        value = {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": lambda i: 7e6 * i,
+                 "DCGM_FI_DEV_POWER_USAGE": lambda i: 700.0,
+                 "DCGM_FI_DEV_GPU_UTIL": lambda i: 50.0}[metric]  # fmt: skip
+        return [Series(metric, labels, [(1010.0 + 10 * i, value(i)) for i in range(9)])]
+
+
+def test_a_generous_end_buys_no_gpu_hours() -> None:
+    (gpu,) = meter_job(_Source(), Selection("7"), 1000.0, 4600.0)  # type: ignore[arg-type]
+    assert gpu.usage.allocated_gpu_s == 100.0  # the scraped span and an interval each side
+    assert gpu.usage.busy_gpu_s == 0.5 * 100.0
+    assert gpu.usage.energy_j == 700 * 80
+    assert gpu.coverage_detail() == {
+        "window_s": 3600.0, "sample_span_s": 80.0, "scrape_interval_s": 10.0,
+        "covered_s": 100.0, "allocated_from": "samples",
+    }  # fmt: skip
+    (whole,) = meter_job(_Source(), Selection("7"), 1005.0, 1100.0)  # type: ignore[arg-type]
+    assert whole.usage.allocated_gpu_s == 95.0  # scraped over the window: all of it
+    assert whole.coverage_detail()["allocated_from"] == "window"
 
 
 def test_the_window_is_closed_and_one_sample_per_timestamp() -> None:

@@ -8,6 +8,7 @@ job with 2 GPUs in the job on each node, one GPU outside it, and one driver relo
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -78,6 +79,38 @@ def expected_energy_j(gpu: Gpu) -> float:
     simulated second per scrape, less the half second before the driver reload."""
     lost = 0.5 * gpu.busy_w if gpu.resets else 0.0
     return gpu.busy_w * (gpu.job_scrapes - 1) - lost
+
+
+def scrape_times(cluster: Cluster, host: str, index: int, start: float, end: float) -> list[float]:
+    """When Prometheus scraped one GPU in the job inside ``[start, end]`` (unix seconds)."""
+    found = api(
+        cluster.url,
+        "/api/v1/query",
+        query=f'DCGM_FI_DEV_GPU_UTIL{{hpc_job="{JOB}",Hostname="{host}",gpu="{index}"}}[5m]',
+        time=f"{end:.3f}",
+    )["data"]["result"]
+    return sorted({float(t) for r in found for t, _ in r["values"] if start <= float(t) <= end})
+
+
+def expected_seconds(
+    cluster: Cluster, host: str, index: int, start: float, end: float, wall: float | None = None
+) -> tuple[float, float]:
+    """(allocated, busy) seconds of one GPU over the window, from the scrape times Prometheus
+    stored: the utilisation is held at most one scrape interval (the median gap) past the first
+    and last scrape; the GPU counts as allocated for the whole window where the scrapes, so
+    held, cover 90 % of it, else for what they cover. The simulated job's window runs from the
+    first node's start to the last node's end, so a node that started later is not covered from
+    the window's start."""
+    times = scrape_times(cluster, host, index, start, end)
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
+    mid = len(gaps) // 2
+    interval = gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
+    wall = end - start if wall is None else wall  # the run's, from its datetimes
+    first, last = times[0] - start, times[-1] - start
+    covered = min(wall, last + interval) - max(0.0, first - interval)
+    held = (last - first) + min(first, interval) + min(wall - last, interval)
+    util = cluster.gpu(host, index).util_pct / 100
+    return (wall if covered >= 0.9 * wall else covered), util * held
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +239,11 @@ def test_records_each_gpus_energy_and_gpu_hours_exactly(
         assert row["energy_method"] == "counter"
         assert row["counter_resets"] == sim.resets
         assert row["samples"] == sim.job_scrapes
-        assert row["allocated_gpu_s"] == wall
-        assert row["busy_gpu_s"] == pytest.approx(sim.util_pct / 100 * wall, rel=1e-12)
+        want_alloc, want_busy = expected_seconds(
+            cluster, host, index, cluster.start.timestamp(), cluster.end.timestamp(), wall
+        )
+        assert row["allocated_gpu_s"] == pytest.approx(want_alloc, rel=1e-12)
+        assert row["busy_gpu_s"] == pytest.approx(want_busy, rel=1e-12)
     assert gpus["node-b", 0]["counter_resets"] == 1
     reloaded = cluster.gpu("node-b", 0)  # 500 W; its counter restarted at 0 mid-job
     assert reloaded.job_scrapes >= SCRAPES_IN_JOB
@@ -229,9 +265,11 @@ def test_records_each_gpus_energy_and_gpu_hours_exactly(
         base = f"{runs[host].id}/gpu{index}"
         allocated, busy, energy = (by_id[f"{base}/{k}"] for k in ("allocated", "busy", "energy"))
         assert (allocated.resource, allocated.unit) == ("gpu/H100", Unit.GPU_HOUR)
-        assert allocated.quantity == wall / 3600
+        assert allocated.quantity == _row["allocated_gpu_s"] / 3600
         assert busy.unit is Unit.GPU_HOUR_BUSY
-        assert busy.quantity == pytest.approx(sim.util_pct / 100 * wall / 3600, rel=1e-12)
+        assert busy.quantity == _row["busy_gpu_s"] / 3600
+        assert allocated.detail is not None and allocated.detail["window_s"] == wall
+        assert allocated.detail["allocated_from"] == _row["allocated_from"]
         assert (energy.resource, energy.unit) == ("energy/gpu", Unit.KWH)
         assert energy.quantity == expected_energy_j(sim) / 3.6e6
         assert energy.detail is not None
@@ -283,7 +321,14 @@ def test_the_window_comes_from_the_jobs_sacct_record_and_reconciles(
     )  # fmt: skip
     result = json.loads(invoke(runner, [*args(cluster, sqlite_url, window=False), "--json"]).stdout)
     assert result["window_from"].startswith(f"sacct run slurm/slurm/{JOB}/")
-    assert result["allocated_gpu_hours"] == 4 * (end - start) / 3600
+    # Slurm's whole seconds widen the window: each GPU is allocated what its scrapes cover.
+    want = [
+        expected_seconds(cluster, n.host, g.index, start, end)[0]
+        for n in cluster.nodes
+        for g in n.gpus
+        if g.in_job
+    ]
+    assert result["allocated_gpu_hours"] == pytest.approx(math.fsum(want) / 3600, rel=1e-12)
     energy = sum(expected_energy_j(g) for n in cluster.nodes for g in n.gpus if g.in_job)
     assert result["energy_kwh"] == pytest.approx(energy / 3.6e6, rel=1e-12)
 
@@ -291,11 +336,14 @@ def test_the_window_comes_from_the_jobs_sacct_record_and_reconciles(
         invoke(runner, ["reconcile", "--job", JOB, "--ledger", sqlite_url, "--json"]).stdout
     )
     assert done["slurm_gpu_hours"] == 4 * (end - start) / 3600
-    assert done["prometheus_gpu_hours"] == done["slurm_gpu_hours"]
-    assert done["prometheus_agrees"] is True
+    assert done["prometheus_gpu_hours"] == pytest.approx(result["allocated_gpu_hours"])
+    gap = done["slurm_gpu_hours"] - done["prometheus_gpu_hours"]
+    assert done["prometheus_difference_gpu_hours"] == pytest.approx(gap)
+    assert done["prometheus_agrees"] is (gap <= 0.02 * done["slurm_gpu_hours"] + 1e-9)
+    said = "agree" if done["prometheus_agrees"] else "more than Prometheus"
     assert done["probe_runs"] == []  # no wrapper ran: the Prometheus runs are not wrapper runs
     assert done["prometheus_hosts"] == ["node-a", "node-b"]
-    assert any("Prometheus" in line and "agree" in line for line in done["explanation"])
+    assert any("Prometheus" in line and said in line for line in done["explanation"])
 
 
 def test_selection_by_host_and_gpu_without_a_job_label(
@@ -340,3 +388,86 @@ def test_an_unreachable_server_is_one_line(runner: CliRunner, sqlite_url: str) -
     )  # fmt: skip
     assert_bad_input(result, f"--url http://127.0.0.1:{port}", "cannot reach Prometheus")
     assert "secret" not in result.stderr
+
+
+def _wrapper_run(cluster: Cluster, host: str, gpus: int, kwh: float) -> list[Any]:
+    """What ``receipts run`` on ``host`` writes for the job: a run tagged with the job id and the
+    host over the job's window, its allocated GPU-hours and energy measured."""
+    from ledger.schema import Category, Run, RunStatus, Subject, Usage
+
+    wall = (cluster.end - cluster.start).total_seconds()
+    run = Run(
+        id=f"toy/sft/{host}-wrapped",
+        subject="toy",
+        stage="sft",
+        category=Category.FINE_TUNING,
+        name="sft",
+        status=RunStatus.SUCCEEDED,
+        started_at=cluster.start,
+        ended_at=cluster.end,
+        wall_time_s=wall,
+        host=host,
+        job_id=JOB,
+    )
+    usages = [
+        Usage(id=f"{run.id}/{name}", run=run.id, resource=resource, unit=unit, quantity=quantity,
+              provenance=Provenance.MEASURED)
+        for name, resource, unit, quantity in (
+            ("allocated", "gpu/H100", Unit.GPU_HOUR, gpus * wall / 3600),
+            ("energy", "energy/gpu", Unit.KWH, kwh),
+        )
+    ]  # fmt: skip
+    return [Subject(id="toy", name="toy"), run, *usages]
+
+
+def test_a_node_a_wrapper_metered_is_refused_compared_and_counted_once(
+    runner: CliRunner, cluster: Cluster, sqlite_url: str
+) -> None:
+    """The wrapper metered node-a: importing its GPUs from Prometheus too would add them to the
+    report a second time. The import is refused with the run's name, ``--compare`` sets the two
+    side by side writing nothing, and node-b (no wrapper) is imported alone."""
+    with Ledger(sqlite_url) as ledger:
+        ledger.record(_wrapper_run(cluster, "node-a", 2, 0.0005))
+        head = ledger.head()
+    result = runner.invoke(app, args(cluster, sqlite_url))
+    assert_bad_input(result, "run toy/sft/node-a-wrapped", "already metered", "node-a", "--compare")
+    shown = json.loads(invoke(runner, [*args(cluster, sqlite_url, "--compare"), "--json"]).stdout)
+    a, b = shown["nodes"]
+    wall = (cluster.end - cluster.start).total_seconds()
+    assert (a["host"], a["wrapper_runs"]) == ("node-a", ["toy/sft/node-a-wrapped"])
+    assert a["wrapper_gpu_hours"] == 2 * wall / 3600 and a["wrapper_energy_kwh"] == 0.0005
+    energy_a = sum(expected_energy_j(cluster.gpu("node-a", i)) for i in (0, 1))
+    assert a["prometheus_energy_kwh"] == pytest.approx(energy_a / 3.6e6, rel=1e-12)
+    assert (b["host"], b["wrapper_runs"], b["wrapper_gpu_hours"]) == ("node-b", [], None)
+    assert any("never added" in line for line in shown["explanation"])
+    text = invoke(runner, args(cluster, sqlite_url, "--compare")).stdout
+    assert "nothing recorded" in text and "toy/sft/node-a-wrapped" in text
+    with Ledger(sqlite_url) as ledger:
+        assert ledger.head() == head  # --compare wrote nothing
+
+    node_b = json.loads(
+        invoke(runner, [*args(cluster, sqlite_url, "--host", "node-b"), "--json"]).stdout
+    )
+    report = json.loads(
+        invoke(runner, ["report", "--subject", "toy", "--ledger", sqlite_url, "--json"]).stdout
+    )
+    (own,) = report["totals"]
+    assert own["gpu_hours"] == pytest.approx(2 * wall / 3600 + node_b["allocated_gpu_hours"])
+    kwh = [ln["quantity"] for g in report["groups"] for ln in g["lines"] if ln["unit"] == "kwh"]
+    assert sum(kwh) == pytest.approx(0.0005 + node_b["energy_kwh"])
+
+
+def test_a_wrapper_still_running_on_the_node_is_refused_too(
+    runner: CliRunner, cluster: Cluster, sqlite_url: str
+) -> None:
+    from ledger.schema import RunStatus
+
+    records = _wrapper_run(cluster, "node-b", 2, 0.0005)
+    subject, run = records[0], records[1]
+    running = run.model_copy(
+        update={"status": RunStatus.RUNNING, "ended_at": None, "wall_time_s": None}
+    )
+    with Ledger(sqlite_url, reap=False) as ledger:
+        ledger.record([subject, running])
+    result = runner.invoke(app, args(cluster, sqlite_url))
+    assert_bad_input(result, "run toy/sft/node-b-wrapped", "still running", "node-b")

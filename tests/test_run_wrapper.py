@@ -325,3 +325,84 @@ def test_metered_run_context_manager_with_the_fake_meter(sqlite_url: str) -> Non
 class NullMeterLike(FakeGpuMeter):
     def __init__(self) -> None:
         super().__init__([], FakeClock())
+
+
+def _running(ledger: Ledger, run_id: str) -> None:
+    from ledger.schema import Run, Subject
+
+    ledger.record(
+        [
+            Subject(id="demo", name="demo"),
+            Run(id=run_id, subject="demo", stage="sft", category=Category.FINE_TUNING,
+                name="sft", status=RunStatus.RUNNING, host="node-0"),
+        ]
+    )  # fmt: skip
+
+
+def test_a_run_links_only_to_a_wrapper_metering_its_own_node(sqlite_url: str) -> None:
+    """Under ``receipts run -- srun ...`` the wrapper's environment reaches every node; a run on
+    another node (or another node rank of one launcher) must meter its own GPUs."""
+    from probes.run.cluster import ClusterContext
+    from probes.run.parent import parent_environment, wrapping_run
+
+    with Ledger(sqlite_url, reap=False) as ledger:
+        _running(ledger, "demo/sft/w")
+        outer = ClusterContext("node-0", node_rank=0, local_rank=0, job_id="7", launcher="slurm")
+        env = parent_environment("demo/sft/w", ledger.ledger_id, outer)
+        assert env["RECEIPTS_PARENT_HOST"] == "node-0"
+        assert (env["RECEIPTS_PARENT_NODE_RANK"], env["RECEIPTS_PARENT_LAUNCHER"]) == ("0", "slurm")
+
+        def link(host: str, rank: int | None, launcher: str | None) -> str | None:
+            here = ClusterContext(host, node_rank=rank, local_rank=0, job_id="7",
+                                  launcher=launcher)  # type: ignore[arg-type]  # fmt: skip
+            return wrapping_run(ledger, env, here)
+
+        assert link("node-0", 0, "slurm") == "demo/sft/w"
+        assert link("node-1", 1, "slurm") is None  # another node: the wrapper does not meter it
+        assert link("node-0", 1, "slurm") is None  # same name, another node of the job
+        assert link("node-0", 3, "torchrun") == "demo/sft/w"  # group ranks need not be node ids
+        assert link("node-0", None, None) == "demo/sft/w"
+        no_host = {k: v for k, v in env.items() if k != "RECEIPTS_PARENT_HOST"}
+        assert wrapping_run(ledger, no_host, ClusterContext("node-0")) is None
+        other = {**env, "RECEIPTS_PARENT_LEDGER": "another-ledger"}
+        assert wrapping_run(ledger, other, ClusterContext("node-0")) is None
+
+
+def test_receipts_run_inside_receipts_run_is_linked_and_meters_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The outer wrapper meters the node's GPUs; the inner one (a real ``receipts run`` process
+    on the same host and ledger) records its run linked to it, and the report counts them once."""
+    from ledger.audit import build_report
+    from ledger.schema import Unit
+    from ledger.summary import complete_report
+    from probes.gpu.meter import SystemClock
+    from probes.run.session import RunSpec
+    from probes.run.wrap import run_command
+
+    env_file = tmp_path / "inner-env.json"
+    dump = f"import json, os; json.dump(dict(os.environ), open({str(env_file)!r}, 'w'))"
+    inner = [*RECEIPTS, "run", "--ledger", sqlite_url, *RUN[1:4], "eval", "--category",
+             "evaluation", "--", sys.executable, "-c", dump]  # fmt: skip
+    meter = FakeGpuMeter([FakeDevice(fake_device(0))], SystemClock())
+    spec = RunSpec(subject="demo", stage="sft", category=Category.FINE_TUNING)
+    started: list[str] = []
+    with Ledger(sqlite_url) as ledger:
+        code = run_command(ledger, spec, inner, meter=meter, sample_interval_s=0.05,
+                           on_start=lambda run: started.append(run.run_id))  # fmt: skip
+    assert code == 0
+    with Ledger(sqlite_url, reap=False) as ledger:
+        runs = {r.stage: r for r in ledger.runs("demo")}
+        usages = ledger.usages("demo")
+        report = complete_report(ledger, build_report(ledger, "demo"))
+    (outer_id,) = started
+    assert runs["sft"].id == outer_id and runs["eval"].status is RunStatus.SUCCEEDED
+    assert (runs["eval"].detail or {}).get("parent_run") == outer_id
+    gpu = [u for u in usages if u.unit is Unit.GPU_HOUR]
+    assert gpu and {u.run for u in gpu} == {outer_id}  # the node's GPU time once: the outer's
+    (quiet,) = report.quiet_runs
+    assert quiet.run == runs["eval"].id and quiet.parent_run == outer_id
+    # The inner run names itself to its command, on this host.
+    seen = json.loads(env_file.read_text())
+    assert seen["RECEIPTS_PARENT_RUN"] == runs["eval"].id
+    assert seen["RECEIPTS_PARENT_HOST"] == runs["eval"].host

@@ -24,7 +24,10 @@ The method (the contract the tests hold; docs/cluster.md explains it for operato
   host, its usages per GPU as :func:`probes.gpu.usage.device_usage_fields` builds them for
   ``receipts run``, all ``measured``; the GPU's model comes from the ``modelName`` label.
   Importing again adds nothing; a window overlapping an imported run of the same job and node
-  under another start is refused (never counted twice).
+  under another start is refused (never counted twice), and so is a node whose GPUs a run of the
+  same job already metered over the window (``receipts run``, a callback metering alone, or one
+  still running): ``--compare`` (:mod:`~probes.prometheus.compare`) sets the two side by side and
+  records nothing.
 - **Series selection**: the job label (``hpc_job`` from the exporter's HPC job mapping on Slurm,
   ``pod`` on Kubernetes, or none), further matchers, hosts and GPU indices. Series of one GPU are
   merged (a driver reload may change the driver-version label); two that disagree at one
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING
 from probes.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from probes.prometheus.compare import compare_prometheus
     from probes.prometheus.errors import PrometheusError
     from probes.prometheus.importer import RUN_PREFIX, import_prometheus, job_window, plan_runs
     from probes.prometheus.meter import Selection, meter_job
@@ -55,9 +59,16 @@ if TYPE_CHECKING:
         parse_matcher,
         shown_url,
     )
-    from probes.prometheus.schema import ImportedGpu, ImportedNode, ImportResult
+    from probes.prometheus.schema import (
+        Comparison,
+        ImportedGpu,
+        ImportedNode,
+        ImportResult,
+        NodeComparison,
+    )
 
 _WHERE = {
+    "compare_prometheus": "compare",
     "PrometheusError": "errors",
     "RUN_PREFIX": "importer",
     "import_prometheus": "importer",
@@ -77,18 +88,23 @@ _WHERE = {
     "ImportedGpu": "schema",
     "ImportedNode": "schema",
     "ImportResult": "schema",
+    "Comparison": "schema",
+    "NodeComparison": "schema",
 }
 
 __all__ = [
     "RUN_PREFIX",
+    "Comparison",
     "ImportResult",
     "ImportedGpu",
     "ImportedNode",
     "Matcher",
+    "NodeComparison",
     "PrometheusError",
     "PrometheusSource",
     "Selection",
     "check_label",
+    "compare_prometheus",
     "counter_energy",
     "held_integral",
     "import_prometheus",

@@ -18,7 +18,7 @@ from probes.importer_cli import CategoryOpt, CreateOpt, SubjectOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from probes.prometheus.schema import ImportResult
+    from probes.prometheus.schema import Comparison, ImportResult
 
 # The client, the store and rich are imported inside the command: `receipts --help` stays fast.
 
@@ -120,6 +120,14 @@ def import_prometheus(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for each query.", min=1)
     ] = 30.0,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Record nothing: set Prometheus's figures beside the runs that already "
+            "metered the job on its nodes (receipts run), node by node.",
+        ),
+    ] = False,
     create_subject: CreateOpt = False,
     ledger: LedgerOpt = None,
     as_json: JsonOpt = False,
@@ -127,8 +135,11 @@ def import_prometheus(
     """Meter a job's GPUs from NVIDIA's DCGM exporter in Prometheus: one measured run per node.
 
     Per GPU: energy from the counter's differences (resets handled), allocated GPU-seconds (the
-    window) and busy GPU-seconds (utilisation), as `receipts run` records them.
-    Importing the same job and window again adds nothing. See docs/cluster.md.
+    window, or what the scrapes cover where they cover less than 90 % of it) and busy
+    GPU-seconds (utilisation), as `receipts run` records them.
+    Importing the same job and window again adds nothing. A node that a wrapper's run of the
+    job already metered is refused (its GPUs would count twice): --compare sets the two side by
+    side instead. See docs/cluster.md.
     """
     from ledger.store import Ledger
     from probes import prometheus
@@ -144,19 +155,37 @@ def import_prometheus(
     )
     begin, finish = _time(start, "--start"), _time(end, "--end")
     with prometheus.PrometheusSource(url, timeout_s=timeout) as source, Ledger(ledger) as store:
-        result = prometheus.import_prometheus(
-            store,
-            source,
-            selection,
-            subject=subject,
-            stage=stage,
-            category=category,
-            start=begin,
-            end=finish,
-            status=status,
-            create_subject=create_subject,
-        )
-    if as_json:
+        if compare:
+            comparison = prometheus.compare_prometheus(
+                store,
+                source,
+                selection,
+                subject=subject,
+                stage=stage,
+                category=category,
+                start=begin,
+                end=finish,
+            )
+        else:
+            comparison = None
+            result = prometheus.import_prometheus(
+                store,
+                source,
+                selection,
+                subject=subject,
+                stage=stage,
+                category=category,
+                start=begin,
+                end=finish,
+                status=status,
+                create_subject=create_subject,
+            )
+    if comparison is not None:
+        if as_json:
+            typer.echo(comparison.model_dump_json(indent=2))
+        else:
+            render_comparison(console(), comparison)
+    elif as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
         render_import(console(), result)
@@ -211,6 +240,38 @@ def render_import(out: Console, result: ImportResult) -> None:
     )
     if result.unmeasured_energy:
         out.print(f"energy not measured on {result.unmeasured_energy} GPUs (missing, not 0)")
+
+
+def render_comparison(out: Console, result: Comparison) -> None:
+    """Each node's wrapper and Prometheus figures in a table, then the explanation."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    title = (
+        f"job {escape(result.job_id)}: the wrapper beside Prometheus ({escape(result.url)}), "
+        f"{result.started_at:%Y-%m-%d %H:%M:%S} to {result.ended_at:%Y-%m-%d %H:%M:%S} UTC; "
+        "nothing recorded"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("Host")
+    table.add_column("Runs")
+    for name in ("Allocated h", "Busy h", "Energy kWh"):
+        table.add_column(f"{name}, wrapper", justify="right")
+        table.add_column(f"{name}, Prometheus", justify="right")
+    for node in result.nodes:
+        table.add_row(
+            escape(node.host),
+            escape(", ".join(node.wrapper_runs) or "—"),
+            _figure(node.wrapper_gpu_hours, digits=4),
+            _figure(node.prometheus_gpu_hours, digits=4),
+            _figure(node.wrapper_busy_gpu_hours, digits=4),
+            _figure(node.prometheus_busy_gpu_hours, digits=4),
+            _figure(node.wrapper_energy_kwh, digits=4),
+            _figure(node.prometheus_energy_kwh, digits=4),
+        )
+    out.print(table)
+    for line in result.explanation:
+        out.print(f"- {escape(line)}")
 
 
 def register(import_app: typer.Typer) -> None:

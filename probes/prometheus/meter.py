@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from probes.gpu.schema import DeviceUsage, EnergyMethod, GpuDevice, GpuSample
 from probes.prometheus.errors import PrometheusError
 from probes.prometheus.method import (
+    Coverage,
     Sample,
     counter_energy,
+    coverage,
     held_integral,
     trapezoid,
     within,
@@ -75,6 +77,20 @@ class GpuMeasure:
     energy_span_s: float | None = None
     dropped: int = 0
     series: list[dict[str, str]] = field(default_factory=list)
+    coverage: Coverage | None = None
+
+    def coverage_detail(self) -> dict[str, object]:
+        """What the usage's detail says of the samples against the window."""
+        c = self.coverage
+        if c is None:
+            return {}
+        return {
+            "window_s": c.wall_s,
+            "sample_span_s": c.span_s,
+            "scrape_interval_s": c.interval_s,
+            "covered_s": c.covered_s,
+            "allocated_from": "window" if c.sampled_window else "samples",
+        }
 
 
 def host_of(labels: dict[str, str]) -> str | None:
@@ -174,13 +190,16 @@ def _measure(
         energy_j = trapezoid(power_s)
         method = "integrated_power" if energy_j is not None else None
         span = power_s[-1][0] - power_s[0][0] if energy_j is not None else None
-    busy = held_integral(util_s, start_s, wall)
     stamps = sorted({t for t, _ in [*energy_s, *power_s, *util_s]})
+    cover = coverage(stamps, start_s, wall)
+    busy = held_integral(util_s, start_s, wall, cover.interval_s)
     device = GpuDevice(index=index, uuid=uuid, name=name, memory_total_bytes=None)
     usage = DeviceUsage(
         device=device,
         wall_s=wall,
-        allocated_gpu_s=wall,
+        # A GPU scraped over (nearly) all the window was the job's for all of it; one scraped
+        # over a part only (a generous --end, a node that joined late) for that part.
+        allocated_gpu_s=wall if cover.sampled_window else cover.covered_s,
         busy_gpu_s=None if busy is None else busy / 100.0,
         energy_j=energy_j,
         energy_method=method,
@@ -196,6 +215,7 @@ def _measure(
         energy_span_s=span,
         dropped=sum(s.dropped for s in every),
         series=_distinct(s.labels for s in every),
+        coverage=cover,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,18 +65,73 @@ def trapezoid(samples: Sequence[Sample]) -> float | None:
     )
 
 
-def held_integral(samples: Sequence[Sample], start_s: float, wall_s: float) -> float | None:
-    """Integral over the whole window (``wall_s`` seconds from ``start_s``): trapezoids between
-    samples, the first value held back to the window's start and the last held on to its end (as
-    the NVML meter holds its last sample to the end of a run). ``None`` without samples.
+def scrape_interval(stamps: Sequence[float]) -> float | None:
+    """The scrape interval, estimated as the median gap between consecutive sample times (robust
+    to a missed scrape); ``None`` with fewer than two samples."""
+    ordered = sorted(set(stamps))
+    if len(ordered) < 2:
+        return None
+    return statistics.median(t1 - t0 for t0, t1 in itertools.pairwise(ordered))
+
+
+def held_integral(
+    samples: Sequence[Sample], start_s: float, wall_s: float, hold_s: float | None = None
+) -> float | None:
+    """Integral over the window (``wall_s`` seconds from ``start_s``): trapezoids between samples,
+    the first value held back towards the window's start and the last held on towards its end
+    (as the NVML meter holds its last sample to the end of a run), each for at most ``hold_s``
+    seconds (a scrape interval: a value says nothing of a time the scraper did not look at);
+    ``hold_s=None`` holds them to the edges. ``None`` without samples.
 
     Times are taken relative to the start, so that a constant value integrates to exactly
-    ``value * wall_s``, whatever the samples' timestamps."""
+    ``value * wall_s``, whatever the samples' timestamps, where the holds reach the edges."""
     if not samples:
         return None
     rel = [(t - start_s, v) for t, v in samples]
-    edges = rel[0][0] * rel[0][1] + (wall_s - rel[-1][0]) * rel[-1][1]
+    before, after = rel[0][0], wall_s - rel[-1][0]
+    if hold_s is not None:
+        before, after = min(before, hold_s), min(after, hold_s)
+    edges = before * rel[0][1] + after * rel[-1][1]
     return math.fsum([edges, trapezoid(rel) or 0.0])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the window a GPU's samples cover."""
+
+    interval_s: float | None
+    """Estimated scrape interval (:func:`scrape_interval`); ``None`` with one sample."""
+    span_s: float
+    """Seconds from the first to the last sample in the window."""
+    covered_s: float
+    """The span plus at most one interval before the first and after the last sample, inside
+    the window; the whole window where the interval is unknown."""
+    wall_s: float
+    """The window's length."""
+
+    @property
+    def sampled_window(self) -> bool:
+        """Whether the samples cover at least :data:`COVERED_SHARE` of the window: then the GPU
+        counts as allocated for all of it; else for :attr:`covered_s` only."""
+        return self.covered_s >= COVERED_SHARE * self.wall_s
+
+
+COVERED_SHARE = 0.9
+"""Share of the window the samples (each edge held one interval) must cover for the GPU to be
+counted allocated over the whole window: a generous ``--end`` does not buy GPU-hours."""
+
+
+def coverage(stamps: Sequence[float], start_s: float, wall_s: float) -> Coverage:
+    """The coverage of sample times ``stamps`` (unix seconds, inside the window)."""
+    ordered = sorted(set(stamps))
+    interval = scrape_interval(ordered)
+    span = ordered[-1] - ordered[0] if ordered else 0.0
+    if interval is None:
+        covered = wall_s
+    else:
+        first, last = ordered[0] - start_s, ordered[-1] - start_s
+        covered = min(wall_s, last + interval) - max(0.0, first - interval)
+    return Coverage(interval, span, covered, wall_s)
 
 
 def within(samples: Sequence[Sample], start_s: float, end_s: float) -> list[Sample]:

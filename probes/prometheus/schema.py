@@ -27,9 +27,11 @@ class ImportedGpu(_Model):
     samples: int
     """Scrapes of the device inside the window."""
     allocated_gpu_s: float
-    """Window length: the device was the job's from start to end."""
+    """Window length where the samples (each edge held one scrape interval) cover at least 90 %
+    of it: the device was the job's from start to end; else the covered seconds only."""
     busy_gpu_s: float | None
-    """``DCGM_FI_DEV_GPU_UTIL`` / 100 integrated over the window; ``None`` without samples."""
+    """``DCGM_FI_DEV_GPU_UTIL`` / 100 integrated over the window, the edge values held at most
+    one scrape interval; ``None`` without samples."""
     energy_j: float | None
     """Energy between the first and last sample; ``None`` where nothing could measure it."""
     energy_method: str | None
@@ -41,6 +43,13 @@ class ImportedGpu(_Model):
     """Seconds between the first and the last sample the energy covers."""
     dropped_samples: int
     """Samples that were not a finite, non-negative number, left out."""
+    sample_span_s: float | None = None
+    """Seconds from the first to the last sample of the device in the window."""
+    scrape_interval_s: float | None = None
+    """Median gap between its samples; ``None`` with one sample."""
+    allocated_from: str = "window"
+    """``window`` (allocated for the whole window) or ``samples`` (for the covered seconds:
+    the samples covered less than 90 % of the window)."""
 
 
 class ImportedNode(_Model):
@@ -90,3 +99,48 @@ class ImportResult(_Model):
     """Ledger records corrected (same run, changed content)."""
     unchanged: int = 0
     """Ledger records already present."""
+
+
+class NodeComparison(_Model):
+    """One node of the job: Prometheus's figures beside those of the runs that metered it."""
+
+    host: str
+    """The node."""
+    prometheus_run: str
+    """The run the import would write (``prometheus/<job>/<host>/<start>``); not written."""
+    wrapper_runs: list[str]
+    """Runs of the job on the node over the window (``receipts run``, a callback metering
+    alone); empty where none ran."""
+    wrapper_gpu_hours: float | None
+    """Their measured allocated GPU-hours; ``None`` without one."""
+    wrapper_busy_gpu_hours: float | None
+    """Their measured busy GPU-hours."""
+    wrapper_energy_kwh: float | None
+    """Their measured energy."""
+    prometheus_gpu_hours: float
+    """Allocated GPU-hours metered from Prometheus."""
+    prometheus_busy_gpu_hours: float | None
+    """Busy GPU-hours metered from Prometheus; ``None`` without utilisation samples."""
+    prometheus_energy_kwh: float | None
+    """Energy metered from Prometheus; ``None`` where no GPU's could be measured."""
+
+
+class Comparison(_Model):
+    """What ``receipts import prometheus --compare`` shows: Prometheus beside the runs that
+    already metered the job, node by node. Nothing is recorded: the two are two measurements of
+    one job, never added."""
+
+    url: str
+    """The Prometheus server (without credentials)."""
+    job_id: str
+    """The job's id."""
+    started_at: datetime
+    """Window start (UTC)."""
+    ended_at: datetime
+    """Window end (UTC)."""
+    window_from: str
+    """``options`` or the imported sacct run the window was taken from."""
+    nodes: list[NodeComparison]
+    """Nodes, by host name."""
+    explanation: list[str]
+    """Why the figures differ, one line each."""

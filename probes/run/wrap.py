@@ -8,10 +8,14 @@ runs in its own process group so that a terminal's Ctrl-C reaches it once, throu
 (:mod:`probes.run.child`). When it ends, what it left running is ended and recorded in the run,
 and on Linux the command dies with a wrapper killed by ``kill -9`` (:mod:`probes.run.leftovers`).
 
-The child learns the run it belongs to from ``RECEIPTS_PARENT_RUN`` and the ledger's id from
-``RECEIPTS_PARENT_LEDGER`` (:data:`PARENT_RUN_ENV`): a Trainer callback inside the job records
-its run as part of this one, metering no GPU of its own (the wrapper meters them), so that a
-report counts the job's GPU time once (:mod:`probes.training.callback`).
+The child learns the run it belongs to, the ledger's id and the host (and node rank) whose
+devices the run meters from ``RECEIPTS_PARENT_*`` (:mod:`probes.run.parent`): a Trainer callback
+inside the job on the same node records its run as part of this one, metering no GPU of its own
+(the wrapper meters them), so that a report counts the job's GPU time once
+(:mod:`probes.training.callback`). A ``receipts run`` nested inside another on the same node and
+ledger does the same: its run is recorded, linked (``detail.parent_run``), and meters nothing, as
+the outer run already meters every device of the node. On another node (``receipts run -- srun
+receipts run ...``) the inner wrapper meters its own node.
 
 A run that recorded no GPU time (no NVML, no GPU visible) says so on stderr when it ends, and
 keeps the reason in its detail (``gpu_unmetered``), which ``receipts report`` shows.
@@ -23,15 +27,15 @@ before the child starts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 
 from ledger.errors import error_line
-from ledger.schema import RunStatus
+from ledger.schema import GPU_UNMETERED, PARENT_RUN, RunStatus
 from ledger.store import Ledger
-from ledger.summary import GPU_UNMETERED
 from probes.gpu.errors import MeterError, MeterUnavailable
 from probes.gpu.meter import Clock, GpuMeter
 from probes.run.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
@@ -45,13 +49,9 @@ from probes.run.leftovers import (
     exclusive,
     subreaper,
 )
+from probes.run.parent import parent_environment, without_parent, wrapping_run
 from probes.run.proctree import job_tree
 from probes.run.session import MeteredRun, RunSpec
-
-PARENT_RUN_ENV = "RECEIPTS_PARENT_RUN"
-"""Environment variable naming the wrapped run to the command's processes."""
-PARENT_LEDGER_ENV = "RECEIPTS_PARENT_LEDGER"
-"""Environment variable carrying the id (never the URL) of the ledger that run is in."""
 
 
 def open_nvml() -> tuple[GpuMeter | None, str | None]:
@@ -84,11 +84,11 @@ def why_no_gpu(meter: GpuMeter | None, why: str | None) -> str | None:
 
 
 def child_environment(run: MeteredRun) -> dict[str, str]:
-    """The command's environment: the wrapper's, with the run and ledger ids added."""
+    """The command's environment: the wrapper's, with the run, the ledger's id and the node it
+    meters (:func:`probes.run.parent.parent_environment`) in place of any outer wrapper's."""
     return {
-        **os.environ,
-        PARENT_RUN_ENV: run.run_id,
-        PARENT_LEDGER_ENV: run.ledger.ledger_id,
+        **without_parent(dict(os.environ)),
+        **parent_environment(run.run_id, run.ledger.ledger_id, run.cluster),
     }
 
 
@@ -114,10 +114,28 @@ def run_command(
     cluster = cluster or from_environ()
     if not cluster.meters_node:
         return subprocess.call(argv)
-    meter_why = None
-    if meter is None:
-        meter, meter_why = open_nvml()
-    no_gpu = None if spec.declared_gpus else why_no_gpu(meter, meter_why)
+    outer = wrapping_run(ledger, cluster=cluster)
+    no_gpu: str | None = None
+    if outer is not None:
+        # The outer wrapper meters every device of this node: metering (or declaring) them here
+        # too would count them twice. The run is recorded, linked, with what it ran.
+        spec = dataclasses.replace(
+            spec,
+            declared_gpus=None,
+            declared_gpu_model=None,
+            detail={**(spec.detail or {}), PARENT_RUN: outer},
+        )
+        meter = None
+        print(
+            f"receipts: inside run {outer}, which meters this node's GPUs: this run is linked "
+            "to it and meters none",
+            file=sys.stderr,
+        )
+    else:
+        meter_why = None
+        if meter is None:
+            meter, meter_why = open_nvml()
+        no_gpu = None if spec.declared_gpus else why_no_gpu(meter, meter_why)
     child: Child | None = None
     run = MeteredRun(
         ledger,

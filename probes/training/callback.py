@@ -25,12 +25,14 @@ Transformers has no exception hook, so a ``train()`` that raises leaves the run 
 A process that dies outright is closed later as ``interrupted`` at its last heartbeat, which
 carries the token count up to the last optimizer step.
 
-Inside ``receipts run`` (which names its run to the job in ``RECEIPTS_PARENT_RUN``, and its
-ledger's id in ``RECEIPTS_PARENT_LEDGER``), a callback writing to that same ledger links its run
-to the wrapper's: ``detail.parent_run`` names it, and the callback meters no GPU of its own, since
-the wrapper already meters every device of the job. The tokens, FLOP and steps are the
-callback's; the GPU time is the wrapper's; a report counts the job once. Writing to another
-ledger, or outside a wrapper, the callback meters as usual.
+Inside ``receipts run`` (which names its run to the job in ``RECEIPTS_PARENT_RUN``, its
+ledger's id in ``RECEIPTS_PARENT_LEDGER`` and the node it meters in ``RECEIPTS_PARENT_HOST``), a
+callback on that node writing to that same ledger links its run to the wrapper's:
+``detail.parent_run`` names it, and the callback meters no GPU of its own, since the wrapper
+already meters every device of the node (:func:`probes.run.parent.wrapping_run`). The tokens,
+FLOP and steps are the callback's; the GPU time is the wrapper's; a report counts the job once.
+On another node of the job (the environment travels with ``srun`` and ``mpirun``), writing to
+another ledger, or outside a wrapper, the callback meters as usual.
 
 Under torchrun (or ``accelerate launch``) one process per node meters that node's devices: the
 one with local rank 0 (:attr:`probes.run.cluster.ClusterContext.meters_node` and
@@ -52,15 +54,14 @@ from typing import Any, Literal
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from ledger.errors import LedgerError
-from ledger.schema import Category, Provenance, RunStatus, Unit, Usage
+from ledger.schema import PARENT_RUN, Category, Provenance, RunStatus, Unit, Usage
 from ledger.store import Ledger
-from ledger.summary import PARENT_RUN
 from probes.errors import ProbeError
 from probes.gpu.meter import Clock, GpuMeter
 from probes.run.cluster import ClusterContext, from_environ
+from probes.run.parent import wrapping_run
 from probes.run.proctree import descendants
 from probes.run.session import MeteredRun, RunSpec
-from probes.run.wrap import PARENT_LEDGER_ENV, PARENT_RUN_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +79,6 @@ def _open_meter(source: MeterSource) -> GpuMeter | None:
     if callable(source):
         return source()
     return source
-
-
-def wrapping_run(store: Ledger, environ: dict[str, str] | None = None) -> str | None:
-    """The ``receipts run`` this process runs inside, where it writes to the same ledger and that
-    run is still running; else ``None``."""
-    environ = dict(os.environ) if environ is None else environ
-    run_id, ledger_id = environ.get(PARENT_RUN_ENV), environ.get(PARENT_LEDGER_ENV)
-    if not run_id or not ledger_id or ledger_id != store.ledger_id:
-        return None
-    if not any(run.id == run_id for run in store.running_runs()):
-        logger.warning("receipts: %s=%s is not running; metering alone", PARENT_RUN_ENV, run_id)
-        return None
-    return run_id
 
 
 def _short_name(*candidates: object) -> str:
@@ -193,7 +181,7 @@ class ReceiptsCallback(TrainerCallback):
         else:
             store = self._store = Ledger(self.ledger_source)
         try:
-            parent = wrapping_run(store)
+            parent = wrapping_run(store, cluster=cluster)
         except BaseException:
             self._release()
             raise
