@@ -15,7 +15,7 @@ that range (docs/claims.md, "Cost assertions"):
 * **the owned basis** (:func:`price_owned`): the scope's GPU-hours at the owned cost of the
   hardware (:func:`ledger.energy.owned_lines`), everything else at the near cards. A claimant's
   rate below every near rental card is an *owner's price* where it is not below the owned cost
-  per GPU-hour, and *cheaper than owning the hardware* where it is.
+  per GPU-hour at its central estimate, and *cheaper than owning the hardware* where it is.
 
 Everything here is pure; :mod:`claims.costs` reads the ledger and decides.
 """
@@ -31,7 +31,7 @@ from decimal import Decimal
 from claims.registry import name_key
 from claims.schema import PriceBasis
 from ledger.costs import INFORMATIONAL_UNITS, dec
-from ledger.energy import OwnedRate
+from ledger.energy import OwnedRate, is_gpu_line
 from ledger.prices import PriceBook
 from ledger.report import CostLine, Unpriced
 from ledger.schema import PriceCard, Term, Unit
@@ -42,7 +42,7 @@ that near (flagged)."""
 ZERO = Decimal(0)
 OWNER_PRICE = "an owner's price, not a rental one"
 """How the words call a claimant's rate below every near rental card but not below the owned
-cost (docs/claims.md)."""
+cost at its central estimate (docs/claims.md)."""
 CHEAPER_THAN_OWNING = "cheaper than owning the hardware"
 """How the words call a claimant's rate below the owned cost."""
 
@@ -73,7 +73,8 @@ class LinePrice:
     unknown, not $0, so it can support "under $Z" (Z at or above Y) and nothing else."""
     basis_cheap: bool = False
     """Whether the claimant's basis is below every rental card near the work and below the
-    owned cost per GPU-hour (or below the rental cards where no owned cost is known)."""
+    owned cost per GPU-hour at its central estimate (or below the rental cards where no owned
+    cost is known)."""
     owned: bool = False
     """Whether the line is priced at the owned basis (amortised hardware plus energy)."""
 
@@ -250,8 +251,11 @@ def _against_markets(
     owned: OwnedRate | None,
 ) -> tuple[bool, str | None]:
     """Whether a claimant's rate is too cheap to represent the cost (below every near rental
-    card, and below the owned cost per GPU-hour where one is known), with words saying where
-    it stands where it is below the rental cards (docs/claims.md, "Price bases")."""
+    card, and below the owned cost per GPU-hour at its central estimate where one is known),
+    with words saying where it stands where it is below the rental cards (docs/claims.md,
+    "Price bases"). A rate within the owned range but below its central figure is an owner's
+    cost only at the cheapest purchase and the longest lifetime: a bound that holds only there
+    is not support, as at the cheap end of the rental cards."""
     below_cards = bool(near) and rate < min(c.usd_per_unit for c in near)
     if near and not below_cards:
         return False, None  # a rental card near the work at or below it: a price charged
@@ -263,15 +267,20 @@ def _against_markets(
             f"{words} is below every near rental card ({cards}); no owned cost of "
             f"{line.resource} to compare (no purchase price or power figure)"
         )
-    cost = f"the owned cost of {line.resource}, {_rate(owned)}/GPU-hour"
-    if rate >= owned.usd_low:
+    cost = f"the owned cost of {line.resource}, ${owned.usd:.2f}/GPU-hour central ({_rate(owned)})"
+    if rate >= owned.usd:
         if not below_cards:
             return False, None
         return False, (
             f"{words} is below every near rental card ({cards}) but not below {cost}: {OWNER_PRICE}"
         )
     where = f"below every near rental card ({cards}) and " if below_cards else ""
-    return True, f"{words} is {where}below {cost}: {CHEAPER_THAN_OWNING}"
+    end = (
+        "within the owned range only at its cheap end (cheapest purchase, longest lifetime): "
+        if rate >= owned.usd_low
+        else ""
+    )
+    return True, f"{words} is {where}below {cost}: {end}{CHEAPER_THAN_OWNING}"
 
 
 def _rate(owned: OwnedRate) -> str:
@@ -309,7 +318,7 @@ def price_scope(
     shares = _owned_shares(lines, owned) if owned is not None else {}
     for i, line in enumerate(lines):
         when = dates.get(line.run, claim_date)
-        if owned is not None and _is_gpu(line):
+        if owned is not None and is_gpu_line(line):
             result, note = _owned_line(line, shares.get(i), rates.get(line.resource))
         else:
             result, note = price_line(line, book, when, bases, claim_date, rates.get(line.resource))
@@ -351,10 +360,6 @@ def price_owned(
     return price_scope(lines, gaps, book, dates, claim_date, (), owned_rates, owned)
 
 
-def _is_gpu(line: CostLine) -> bool:
-    return line.unit is Unit.GPU_HOUR and line.resource.startswith("gpu/")
-
-
 def _owned_shares(
     lines: Sequence[CostLine],
     owned: Mapping[tuple[str, str], tuple[Decimal, Decimal, Decimal]],
@@ -362,7 +367,7 @@ def _owned_shares(
     """Each GPU line's share of its run's owned cost on its device model (by quantity)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, line in enumerate(lines):
-        if _is_gpu(line) and (line.run, line.resource) in owned:
+        if is_gpu_line(line) and (line.run, line.resource) in owned:
             groups.setdefault((line.run, line.resource), []).append(i)
     out: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
     for key, members in groups.items():

@@ -78,6 +78,9 @@ class EnergyLine(Record):
     """High end, kg CO2e."""
     estimate: Estimate | None = None
     """For estimated GPU energy: the formula and its inputs."""
+    share_of_run: float | None = None
+    """For a metered run that used more than one GPU model: this model's share of the run's
+    reading (its GPU-hours over the run's); ``None`` where the reading is the model's alone."""
 
 
 class OwnedLine(Record):

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag, model_validator
 
+from ledger.emissions import known_regions, unknown_region
 from ledger.errors import InputError, NotFoundError
 from ledger.estimators import ESTIMATORS
 from ledger.files import Locator, check_version, load_structured, validate
@@ -205,6 +206,9 @@ def _read(path: Path, bases: dict[str, Case] | None = None) -> Case:
     check_version(data, path, SCHEMA_VERSION)
     spec = validate(CaseFile, data, path, locate)
     _check_unique(spec, path, locate)
+    if spec.region is not None and spec.region not in known_regions():
+        where = locate(("region",))
+        raise InputError(f"{path}: {where}field region: {unknown_region(spec.region)}")
     usages = []
     for index, item in enumerate(spec.usages):
         if isinstance(item, EstimateSpec):

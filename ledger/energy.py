@@ -2,8 +2,8 @@
 :class:`ledger.bases.Bases`.
 
 Inputs come from bundled, sourced files: device power and overheads and the stated ranges
-(``ledger/data/energy/assumptions.yaml``), grid carbon intensity per country (CodeCarbon's data,
-``ledger/data/energy/grid_carbon_intensity.json``), and price cards: electricity per kWh by region
+(``ledger/data/energy/assumptions.yaml``), grid carbon intensity per country
+(:mod:`ledger.emissions`), and price cards: electricity per kWh by region
 (``electricity/<region>``) and purchase prices per device (``gpu/<model>`` and ``server/<model>``
 in unit ``device``). The formulas (``ledger.estimators.gpu_energy_kwh`` and
 ``owned_gpu_cost_usd``) are stated in docs/methodology.md.
@@ -17,7 +17,6 @@ cost is facility energy times the region's electricity cards.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,9 +27,19 @@ from pydantic import Field
 
 from ledger.bases import Bases, BasisCost, EnergyLine, OwnedLine, Parameter, ScopeBases
 from ledger.costs import dec, in_scope
+from ledger.emissions import Intensity, carbon_intensity
 from ledger.estimators import gpu_energy_kwh, owned_gpu_cost_usd
 from ledger.files import load_structured, validate
-from ledger.schema import Category, Estimate, PriceCard, Provenance, Record, Scope, Unit
+from ledger.schema import (
+    Category,
+    Estimate,
+    PriceCard,
+    Provenance,
+    Record,
+    Scope,
+    Unit,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from ledger.prices import PriceBook
@@ -38,12 +47,6 @@ if TYPE_CHECKING:
 
 ENERGY_RESOURCE = "energy/gpu"
 """The resource of metered GPU energy (``probes/gpu/usage.py``)."""
-EU27 = (
-    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN",
-    "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP",
-    "SWE",
-)  # fmt: skip
-"""EU member states (ISO 3166-1 alpha-3): region ``EU`` spans their grid intensities."""
 ZERO = Decimal(0)
 
 
@@ -88,46 +91,6 @@ def assumptions() -> Assumptions:
     with resources.as_file(entry) as path:
         data, locate = load_structured(path)
         return validate(Assumptions, data, path, locate)
-
-
-@functools.cache
-def _grid() -> dict[str, object]:
-    entry = resources.files("ledger") / "data" / "energy" / "grid_carbon_intensity.json"
-    loaded: dict[str, object] = json.loads(entry.read_text(encoding="utf-8"))
-    return loaded
-
-
-@dataclass(frozen=True)
-class Intensity:
-    """Grid carbon intensity of a region, g CO2e per kWh."""
-
-    low: float
-    high: float
-    source: str
-
-
-def carbon_intensity(region: str | None) -> Intensity:
-    """The grid intensity of a country (ISO 3166-1 alpha-3), the span of the EU's member
-    states (``EU``), or the world average where the region is unstated or unknown."""
-    grid = _grid()
-    countries: dict[str, dict[str, object]] = grid["countries"]  # type: ignore[assignment]
-    origin = "CodeCarbon 3.3.2 global_energy_mix.json (MIT; see ledger/data/energy)"
-    if region in countries:
-        row = countries[region]
-        value = float(row["g_co2e_per_kwh"])  # type: ignore[arg-type]
-        return Intensity(value, value, f"{row['name']} {row['year']}, {origin}")
-    if region == "EU":
-        values = [float(countries[c]["g_co2e_per_kwh"]) for c in EU27 if c in countries]  # type: ignore[arg-type]
-        return Intensity(
-            min(values), max(values), f"EU-27 member states, lowest to highest, {origin}"
-        )
-    world = float(grid["world_average_g_co2e_per_kwh"])  # type: ignore[arg-type]
-    return Intensity(
-        world,
-        world,
-        f"world average ({grid['world_average_source']}), CodeCarbon's fallback, "
-        "carbon_intensity_per_source.json",
-    )
 
 
 def electricity_cards(book: PriceBook, region: str | None) -> tuple[list[PriceCard], str]:
@@ -264,11 +227,8 @@ def owned_rate(
     electricity card applies."""
     ctx, _ = _context(book, region, utilisation)
     device = _device(resource, ctx)
-    purchase = purchase_range(book, device) if device else None
-    prices = [float(c.usd_per_unit) for c in ctx.kwh_cards]
-    if device is None or purchase is None or not prices:
+    if device is None:
         return None
-    pue = _param("pue", ctx.params)
     energy = gpu_energy_kwh(
         id="owned-rate/energy",
         run="owned-rate",
@@ -276,30 +236,62 @@ def owned_rate(
         tdp_w=device.tdp_w,
         gpu_power_fraction=_param("gpu_power_fraction", ctx.params),
     )
-    factor = device.server_power_factor
-    usage = owned_gpu_cost_usd(
-        id="owned-rate",
-        run="owned-rate",
-        resource=resource,
-        gpu_hours=(1.0, 1.0),
-        purchase_usd_per_gpu=(purchase.low, purchase.high),
-        lifetime_years=_param("lifetime_years", ctx.params),
-        utilisation=_param("utilisation", ctx.params),
-        interconnect_cost_fraction=_param("interconnect_cost_fraction", ctx.params)[0],
-        facility_kwh=(
-            (energy.low or 0.0) * factor * pue[0],
-            (energy.high or 0.0) * factor * pue[1],
-        ),
-        usd_per_kwh=(min(prices), max(prices)),
-    )
+    assert energy.low is not None and energy.high is not None
+    kwh = _facility_kwh(energy.low, energy.high, device.server_power_factor, ctx)
+    priced = _owned_usage(ctx, device, "owned-rate", "owned-rate", (1.0, 1.0), kwh)
+    if priced is None:
+        return None
+    usage, cards = priced
     assert usage.low is not None and usage.high is not None and usage.quantity is not None
     return OwnedRate(
         resource=resource,
         usd_low=dec(usage.low),
         usd=dec(usage.quantity),
         usd_high=dec(usage.high),
-        sources=(*purchase.cards, *(c.id for c in ctx.kwh_cards)),
+        sources=(*cards, *(c.id for c in ctx.kwh_cards)),
     )
+
+
+def _facility_kwh(
+    gpu_kwh_low: float, gpu_kwh_high: float, server_power_factor: float, ctx: _Context
+) -> tuple[float, float]:
+    """GPU energy at the facility: times the server power factor and the PUE range, kWh."""
+    pue = _param("pue", ctx.params)
+    return (
+        gpu_kwh_low * server_power_factor * pue[0],
+        gpu_kwh_high * server_power_factor * pue[1],
+    )
+
+
+def _owned_usage(
+    ctx: _Context,
+    device: Device,
+    id: str,
+    run: str,
+    gpu_hours: tuple[float, float],
+    kwh: tuple[float, float],
+) -> tuple[Usage, list[str]] | None:
+    """The owned cost of GPU-hours on one device (``ledger.estimators.owned_gpu_cost_usd``) with
+    the purchase cards used; ``None`` where the device has no purchase price or no electricity
+    card applies."""
+    purchase = purchase_range(ctx.book, device)
+    prices = [float(c.usd_per_unit) for c in ctx.kwh_cards]
+    if purchase is None or not prices:
+        return None
+    usage = owned_gpu_cost_usd(
+        id=id,
+        run=run,
+        resource=device.resource,
+        gpu_hours=gpu_hours,
+        purchase_usd_per_gpu=(purchase.low, purchase.high),
+        lifetime_years=_param("lifetime_years", ctx.params),
+        utilisation=_param("utilisation", ctx.params),
+        interconnect_cost_fraction=_param("interconnect_cost_fraction", ctx.params),
+        facility_kwh=kwh,
+        usd_per_kwh=(min(prices), max(prices)),
+        purchase_cards=", ".join(purchase.cards),
+    )
+    return usage, purchase.cards
 
 
 def owned_lines(
@@ -327,30 +319,44 @@ def subject_scope(subject: str) -> Scope:
     )
 
 
-def _is_gpu(line: CostLine) -> bool:
+def is_gpu_line(line: CostLine) -> bool:
+    """Whether a cost line counts GPU-hours of an accelerator (``gpu/<model>`` in
+    ``gpu_hour``): the lines the owned basis and the energy estimate price."""
     return line.unit is Unit.GPU_HOUR and line.resource.startswith("gpu/")
+
+
+def _admits_energy(scope: Scope) -> bool:
+    """Whether a scope's resource prefixes admit metered GPU energy (``energy/gpu``) or GPU
+    time: a scope of API tokens alone (``["api/"]``) counts no kWh."""
+    prefixes = scope.resource_prefixes
+    return prefixes is None or any(
+        ENERGY_RESOURCE.startswith(p) or "gpu/".startswith(p) for p in prefixes
+    )
 
 
 def _scope(lines: Sequence[CostLine], scope: Scope, ctx: _Context) -> ScopeBases:
     members = [line for line in lines if in_scope(line, scope)]
-    gpu = [line for line in members if _is_gpu(line)]
+    gpu = [line for line in members if is_gpu_line(line)]
     runs = {line.run for line in gpu}
     # metered energy belongs to the scope where the run's GPU time does (a scope restricted to
-    # ``gpu/`` resources still counts the energy of its GPUs)
+    # ``gpu/`` resources still counts the energy of its GPUs); a run metered without GPU-hours
+    # counts where the scope admits GPU energy at all
     unrestricted = scope.model_copy(update={"resource_prefixes": None})
+    admits = _admits_energy(scope)
     measured: dict[str, list[CostLine]] = {}
     for line in lines:
         is_energy = line.resource == ENERGY_RESOURCE and line.unit is Unit.KWH
-        if is_energy and (line.run in runs or in_scope(line, unrestricted)):
+        if is_energy and (line.run in runs or (admits and in_scope(line, unrestricted))):
             measured.setdefault(line.run, []).append(line)
-    energy, unmetered = _energy(gpu, measured, ctx)
-    owned, owned_missing, owned_sources = _owned(gpu, energy, ctx)
+    energy, per_line, unmetered = _energy(gpu, measured, ctx)
+    owned, owned_missing, owned_sources = _owned(gpu, per_line, ctx)
     rental = _rental(members, gpu)
-    non_gpu_low = sum((m.cost_usd_low or ZERO for m in members if not _is_gpu(m)), ZERO)
-    non_gpu_high = sum((m.cost_usd_high or ZERO for m in members if not _is_gpu(m)), ZERO)
+    non_gpu_low = sum((m.cost_usd_low or ZERO for m in members if not is_gpu_line(m)), ZERO)
+    non_gpu_high = sum((m.cost_usd_high or ZERO for m in members if not is_gpu_line(m)), ZERO)
     o_low = sum((o.cost_usd_low for o in owned), ZERO) if owned else None
     o_high = sum((o.cost_usd_high for o in owned), ZERO) if owned else None
-    any_non_gpu = any(m.cost_usd_low is not None for m in members if not _is_gpu(m))
+    any_non_gpu = any(m.cost_usd_low is not None for m in members if not is_gpu_line(m))
+    non_gpu_cards = {c for m in members if not is_gpu_line(m) for c in _cards(m)}
     owned_basis = BasisCost(
         basis="owned",
         cost_usd_low=(o_low or ZERO) + non_gpu_low if owned or any_non_gpu else None,
@@ -358,7 +364,7 @@ def _scope(lines: Sequence[CostLine], scope: Scope, ctx: _Context) -> ScopeBases
         gpu_cost_usd_low=o_low,
         gpu_cost_usd_high=o_high,
         unpriced_gpu_lines=owned_missing,
-        sources=sorted(owned_sources | {c for m in members if not _is_gpu(m) for c in _cards(m)}),
+        sources=sorted(owned_sources | non_gpu_cards),
     )
     facility_low = sum(e.facility_kwh_low for e in energy) if energy else None
     facility_high = sum(e.facility_kwh_high for e in energy) if energy else None
@@ -417,25 +423,33 @@ def _device(resource: str, ctx: _Context) -> Device | None:
 
 def _energy(
     gpu: Sequence[CostLine], measured: dict[str, list[CostLine]], ctx: _Context
-) -> tuple[list[EnergyLine], int]:
-    """Energy per run and GPU model: metered where the run has a reading, else estimated from
-    the device's power range; the count of GPU lines with neither."""
-    pue = _param("pue", ctx.params)
+) -> tuple[list[EnergyLine], dict[int, EnergyLine], int]:
+    """Energy per run and GPU model: metered where the run has a reading (split between the
+    run's GPU models by their GPU-hours), else estimated from the device's power range; each GPU
+    line's energy by its index in ``gpu``; the count of GPU lines with neither."""
     fraction = _param("gpu_power_fraction", ctx.params)
-    out: list[EnergyLine] = []
+    per_line: dict[int, EnergyLine] = {}
     unmetered = 0
-    done: set[str] = set()
-    for line in sorted(gpu, key=lambda g: (g.run, g.resource)):
+    run_hours: dict[str, float] = {}
+    run_lines: dict[str, int] = {}
+    for line in gpu:
+        run_hours[line.run] = run_hours.get(line.run, 0.0) + line.quantity
+        run_lines[line.run] = run_lines.get(line.run, 0) + 1
+    for i, line in enumerate(gpu):
         device = _device(line.resource, ctx)
         factor = device.server_power_factor if device else DEFAULT_SERVER_POWER_FACTOR
         if line.run in measured:
-            if line.run in done:  # the run's meter reading is counted once, with its first model
-                continue
-            done.add(line.run)
             readings = measured[line.run]
             low = sum(r.quantity_low for r in readings)
             high = sum(r.quantity_high for r in readings)
-            out.append(_energy_line(line, Provenance.MEASURED, low, high, factor, pue, ctx))
+            share = None
+            if run_lines[line.run] > 1:  # one meter reading, several GPU lines: by GPU-hours
+                total = run_hours[line.run]
+                share = line.quantity / total if total else 1 / run_lines[line.run]
+                low, high = low * share, high * share
+            per_line[i] = _energy_line(
+                line, Provenance.MEASURED, low, high, factor, ctx, share=share
+            )
             continue
         if device is None:
             unmetered += 1
@@ -448,26 +462,21 @@ def _energy(
             gpu_power_fraction=fraction,
             note=device.source,
         )
-        low, high = usage.low or 0.0, usage.high or 0.0
-        out.append(
-            _energy_line(line, Provenance.ESTIMATED, low, high, factor, pue, ctx, usage.estimate)
+        assert usage.low is not None and usage.high is not None
+        per_line[i] = _energy_line(
+            line, Provenance.ESTIMATED, usage.low, usage.high, factor, ctx, usage.estimate
         )
+    out = [per_line[i] for i in sorted(per_line, key=lambda i: (gpu[i].run, gpu[i].resource))]
     for run, readings in sorted(measured.items()):  # metered energy of runs without GPU-hours
-        if run not in done and not any(g.run == run for g in gpu):
+        if run not in run_hours:
             low = sum(r.quantity_low for r in readings)
             high = sum(r.quantity_high for r in readings)
             out.append(
                 _energy_line(
-                    readings[0],
-                    Provenance.MEASURED,
-                    low,
-                    high,
-                    DEFAULT_SERVER_POWER_FACTOR,
-                    pue,
-                    ctx,
+                    readings[0], Provenance.MEASURED, low, high, DEFAULT_SERVER_POWER_FACTOR, ctx
                 )
             )
-    return out, unmetered
+    return out, per_line, unmetered
 
 
 def _energy_line(
@@ -476,11 +485,11 @@ def _energy_line(
     low: float,
     high: float,
     factor: float,
-    pue: tuple[float, float],
     ctx: _Context,
     estimate: Estimate | None = None,
+    share: float | None = None,
 ) -> EnergyLine:
-    f_low, f_high = low * factor * pue[0], high * factor * pue[1]
+    f_low, f_high = _facility_kwh(low, high, factor, ctx)
     return EnergyLine(
         run=line.run,
         resource=line.resource,
@@ -492,48 +501,39 @@ def _energy_line(
         kg_co2e_low=f_low * ctx.intensity.low / 1000,
         kg_co2e_high=f_high * ctx.intensity.high / 1000,
         estimate=estimate,
+        share_of_run=share,
     )
 
 
 def _owned(
-    gpu: Sequence[CostLine], energy: Sequence[EnergyLine], ctx: _Context
+    gpu: Sequence[CostLine], energy: dict[int, EnergyLine], ctx: _Context
 ) -> tuple[list[OwnedLine], int, set[str]]:
-    """Owned cost per GPU line; the count of lines without a purchase price, power figure or
-    electricity card; the sources used."""
-    by_key: dict[tuple[str, str], EnergyLine] = {(e.run, e.resource): e for e in energy}
-    metered_runs = {e.run for e in energy if e.provenance is Provenance.MEASURED}
-    prices = [float(c.usd_per_unit) for c in ctx.kwh_cards]
+    """Owned cost per GPU line (``energy``: each line's energy by its index in ``gpu``); the
+    count of lines without a purchase price, power figure or electricity card; the sources
+    used."""
     out: list[OwnedLine] = []
     missing = 0
     sources: set[str] = set()
-    for line in sorted(gpu, key=lambda g: (g.run, g.resource)):
+    for i in sorted(range(len(gpu)), key=lambda i: (gpu[i].run, gpu[i].resource)):
+        line = gpu[i]
         device = _device(line.resource, ctx)
-        purchase = purchase_range(ctx.book, device) if device else None
-        e = by_key.get((line.run, line.resource))
-        if e is None and line.run in metered_runs:
-            kwh = (0.0, 0.0)  # the run's metered energy is charged to its first GPU model
-        elif e is not None:
-            kwh = (e.facility_kwh_low, e.facility_kwh_high)
-        else:
-            kwh = None
-        if device is None or purchase is None or kwh is None or not prices:
+        e = energy.get(i)
+        priced = None
+        if device is not None and e is not None:
+            priced = _owned_usage(
+                ctx,
+                device,
+                f"{line.run}/owned",
+                line.run,
+                (line.quantity_low, line.quantity_high),
+                (e.facility_kwh_low, e.facility_kwh_high),
+            )
+        if priced is None:
             missing += 1
             continue
-        usage = owned_gpu_cost_usd(
-            id=f"{line.run}/owned",
-            run=line.run,
-            resource=line.resource,
-            gpu_hours=(line.quantity_low, line.quantity_high),
-            purchase_usd_per_gpu=(purchase.low, purchase.high),
-            lifetime_years=_param("lifetime_years", ctx.params),
-            utilisation=_param("utilisation", ctx.params),
-            interconnect_cost_fraction=_param("interconnect_cost_fraction", ctx.params)[0],
-            facility_kwh=kwh,
-            usd_per_kwh=(min(prices), max(prices)),
-            purchase_cards=", ".join(purchase.cards),
-        )
+        usage, cards = priced
         assert usage.estimate is not None and usage.low is not None and usage.high is not None
-        sources |= set(purchase.cards) | {c.id for c in ctx.kwh_cards}
+        sources |= set(cards) | {c.id for c in ctx.kwh_cards}
         out.append(
             OwnedLine(
                 run=line.run,

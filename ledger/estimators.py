@@ -281,7 +281,7 @@ def owned_gpu_cost_usd(
     purchase_usd_per_gpu: Bounds,
     lifetime_years: Bounds,
     utilisation: Bounds,
-    interconnect_cost_fraction: float,
+    interconnect_cost_fraction: Bounds | float,
     facility_kwh: Bounds,
     usd_per_kwh: Bounds,
     purchase_cards: str = "",
@@ -293,7 +293,8 @@ def owned_gpu_cost_usd(
 
     ``purchase_usd_per_gpu`` includes the GPU's share of its server (an 8-GPU server's price / 8,
     or a board's price times the server cost overhead); ``facility_kwh`` is the GPUs' energy
-    (measured or estimated) times the server power factor and PUE.
+    (measured or estimated) times the server power factor and PUE. The low end takes the low
+    networking share, the high end the high one.
     """
     hours = _check("gpu_hours", gpu_hours, positive=False)
     price = _check("purchase_usd_per_gpu", purchase_usd_per_gpu)
@@ -303,21 +304,21 @@ def owned_gpu_cost_usd(
     rate = _check("usd_per_kwh", usd_per_kwh)
     if util[1] > 1:
         raise InputError("estimator input utilisation: a share of hours cannot exceed 1")
-    if not 0 <= interconnect_cost_fraction < 1:
+    net = _check("interconnect_cost_fraction", interconnect_cost_fraction, positive=False)
+    if net[1] >= 1:
         raise InputError("estimator input interconnect_cost_fraction: need 0 <= fraction < 1")
-    network = 1 - interconnect_cost_fraction
 
-    def usd(h: float, p: float, y: float, u: float, e: float, r: float) -> float:
-        return h * p / (y * HOURS_PER_YEAR * u) / network + e * r
+    def usd(h: float, p: float, y: float, u: float, n: float, e: float, r: float) -> float:
+        return h * p / (y * HOURS_PER_YEAR * u) / (1 - n) + e * r
 
     return _usage(
         id,
         run,
         f"owned/{resource}",
         Unit.USD,
-        usd(_mid(hours), _mid(price), _mid(life), _mid(util), _mid(kwh), _mid(rate)),
-        usd(hours[0], price[0], life[1], util[1], kwh[0], rate[0]),
-        usd(hours[1], price[1], life[0], util[0], kwh[1], rate[1]),
+        usd(_mid(hours), _mid(price), _mid(life), _mid(util), _mid(net), _mid(kwh), _mid(rate)),
+        usd(hours[0], price[0], life[1], util[1], net[0], kwh[0], rate[0]),
+        usd(hours[1], price[1], life[0], util[0], net[1], kwh[1], rate[1]),
         "gpu_hours * purchase_usd_per_gpu / (lifetime_years * 8766 * utilisation)"
         " / (1 - interconnect_cost_fraction) + facility_kwh * usd_per_kwh",
         {
@@ -330,7 +331,8 @@ def owned_gpu_cost_usd(
             "lifetime_years_high": life[1],
             "utilisation_low": util[0],
             "utilisation_high": util[1],
-            "interconnect_cost_fraction": interconnect_cost_fraction,
+            "interconnect_cost_fraction_low": net[0],
+            "interconnect_cost_fraction_high": net[1],
             "facility_kwh_low": kwh[0],
             "facility_kwh_high": kwh[1],
             "usd_per_kwh_low": rate[0],

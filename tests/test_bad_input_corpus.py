@@ -1696,6 +1696,16 @@ OPTION_CASES = [
         "claim.yaml",
         "assertions[0].basis[0].usd_per_unit",
     ),
+    # issue 17 review: a well-formed region code the grid intensity table does not know
+    bad(
+        "load-region-unknown-code",
+        case(region="XYZ"),
+        LOAD,
+        "case.json",
+        "field region",
+        "unknown region 'XYZ'",
+        "grid_carbon_intensity.json",
+    ),
 ]
 
 CASES = [

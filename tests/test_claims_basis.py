@@ -117,9 +117,9 @@ def _basis(v: AssertionVerdict, name: str) -> BasisCheck:
 
 def test_the_markets_bracket_an_owners_rate() -> None:
     """What the rules below rest on: owning an H800 costs less an hour than renting one, and
-    DeepSeek's $2 lies between the owned low end and the rental cards."""
+    DeepSeek's $2 lies between the owned central estimate and the rental cards."""
     low, mid, high = _owned()
-    assert Decimal(1) < low < Decimal(2) < _rental()
+    assert Decimal(1) < low < mid < Decimal(2) < _rental()
     assert low < mid < high < _rental()
 
 
@@ -191,8 +191,26 @@ def test_a_rate_between_the_owned_cost_and_the_rental_cards_is_an_owners_price(
     assert "below every near rental card (CR8DL $3.42 (2024-08-24), CR8DL $3.42 (2025-03-03))" in (
         verdict.reason
     )
-    assert "not below the owned cost of gpu/H800" in verdict.reason
+    _, mid, _ = _owned()
+    assert f"not below the owned cost of gpu/H800, ${mid:.2f}/GPU-hour central" in verdict.reason
     assert verdict.reason.endswith("an owner's price, not a rental one")
+
+
+def test_a_rate_reaching_the_owned_cost_only_at_its_cheap_end_is_misleading(
+    h800: SubjectCosts,
+) -> None:
+    """A rate within the owned range but below its central estimate is what owning costs only at
+    the cheapest purchase and the longest lifetime: a bound that holds only there is not
+    support, as at the cheap end of the rental cards."""
+    low, mid, _ = _owned()
+    rate = ((low + mid) / 2).quantize(Decimal("0.01"))
+    assert low < rate < mid
+    verdict = check_cost(_cost("about", HOURS * rate, basis=_rate(str(rate))), h800)
+    assert verdict.verdict is Verdict.MISLEADING
+    assert verdict.scopes[0].status == "extreme_prices"
+    assert f"below the owned cost of gpu/H800, ${mid:.2f}/GPU-hour central" in verdict.reason
+    assert "within the owned range only at its cheap end" in verdict.reason
+    assert verdict.reason.endswith("cheaper than owning the hardware")
 
 
 def test_a_rate_below_what_owning_costs_is_misleading(h800: SubjectCosts) -> None:

@@ -12,11 +12,14 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from ledger.audit import build_report
-from ledger.energy import assumptions, carbon_intensity
+from ledger.emissions import carbon_intensity, known_regions
+from ledger.energy import ENERGY_RESOURCE, assumptions, build_bases, purchase_range
 from ledger.errors import InputError
 from ledger.estimators import HOURS_PER_YEAR, gpu_energy_kwh, owned_gpu_cost_usd
+from ledger.prices import PriceBook, bundled_cards
 from ledger.render_bases import render_bases
-from ledger.schema import Category, Provenance, Run, RunStatus, Subject, Unit, Usage
+from ledger.report import CostLine
+from ledger.schema import Category, Provenance, Run, RunStatus, Scope, Subject, Unit, Usage
 from ledger.store import Ledger
 from probes.gpu.testing import FakeClock, FakeDevice, FakeGpuMeter, fake_device
 from probes.run.session import metered_run
@@ -180,8 +183,6 @@ def test_energy_estimate_refuses_absurd_inputs(kwargs: dict, field: str) -> None
 
 
 def test_every_device_with_a_rental_card_has_a_power_figure_and_a_purchase_price() -> None:
-    from ledger.prices import PriceBook, bundled_cards
-
     book = PriceBook(bundled_cards())
     devices = {d.resource for d in assumptions().devices}
     bought = {c.resource for c in book.cards if c.unit is Unit.DEVICE}
@@ -236,3 +237,146 @@ def test_render_bases_prints_a_dash_for_what_nobody_could_compute(ledger_url: st
     assert "+1 GPU line(s) unpriced" in text and "+1 GPU line(s) without power figure" in text
     assert "pue: 1.1–1.58" in text
     assert whole.owned.cost_usd_low is not None and whole.owned.cost_usd_low > Decimal(0)
+
+
+def _line(run: str, resource: str, unit: Unit, quantity: float) -> CostLine:
+    """A cost line of the subject ``demo``'s fine-tuning, unpriced (bases price GPU lines
+    themselves; energy lines are informational)."""
+    return CostLine(
+        subject="demo",
+        inherited=False,
+        category=Category.FINE_TUNING,
+        stage="sft",
+        run=run,
+        resource=resource,
+        unit=unit,
+        provenance=Provenance.MEASURED,
+        quantity=quantity,
+        quantity_low=quantity,
+        quantity_high=quantity,
+        cost_usd_low=None,
+        cost_usd_high=None,
+        low_card=None,
+        high_card=None,
+        cards=[],
+    )
+
+
+def _scope(sid: str, prefixes: list[str] | None) -> Scope:
+    return Scope(
+        id=sid,
+        subject="demo",
+        label=sid,
+        categories=[Category.FINE_TUNING],
+        resource_prefixes=prefixes,
+    )
+
+
+def test_metered_energy_counts_only_in_scopes_that_admit_gpu_energy() -> None:
+    """A scope of API tokens alone counts no kWh, even where a run of its categories was metered;
+    one restricted to ``gpu/`` counts the energy of its GPU time, and so does one naming
+    ``energy/``."""
+    lines = [
+        _line("demo/sft", "gpu/H100", Unit.GPU_HOUR, 8.0),
+        _line("demo/sft", ENERGY_RESOURCE, Unit.KWH, 4.0),
+        _line("demo/probe", ENERGY_RESOURCE, Unit.KWH, 1.0),  # metered, no GPU-hours recorded
+        _line("demo/api", "api/gpt-4o-mini", Unit.OUTPUT_TOKEN, 1000.0),
+    ]
+    scopes = [
+        _scope("api", ["api/"]),
+        _scope("gpu", ["gpu/"]),
+        _scope("energy", ["energy/"]),
+        _scope("all", None),
+    ]
+    bases = {s.scope: s for s in build_bases(lines, scopes, PriceBook(bundled_cards())).scopes}
+    assert bases["api"].gpu_kwh_low is None and bases["api"].energy_lines == []
+    assert bases["gpu"].gpu_kwh_low == pytest.approx(5.0)  # the GPUs' run and the metered probe
+    assert bases["energy"].gpu_kwh_low == pytest.approx(5.0)
+    assert bases["all"].gpu_kwh_low == pytest.approx(5.0)
+
+
+def test_a_metered_run_on_two_gpu_models_splits_its_reading_by_gpu_hours() -> None:
+    lines = [
+        _line("demo/sft", "gpu/H100", Unit.GPU_HOUR, 6.0),
+        _line("demo/sft", "gpu/A100", Unit.GPU_HOUR, 2.0),
+        _line("demo/sft", ENERGY_RESOURCE, Unit.KWH, 4.0),
+    ]
+    book = PriceBook(bundled_cards())
+    (scope,) = build_bases(lines, [_scope("all", None)], book, "USA").scopes
+    by_model = {e.resource: e for e in scope.energy_lines}
+    assert by_model["gpu/H100"].gpu_kwh_low == pytest.approx(3.0)
+    assert by_model["gpu/A100"].gpu_kwh_low == pytest.approx(1.0)
+    assert by_model["gpu/H100"].share_of_run == pytest.approx(0.75)
+    assert scope.gpu_kwh_low == pytest.approx(4.0)
+    # each model's share at its own server power factor
+    a100 = next(d for d in assumptions().devices if d.resource == "gpu/A100")
+    assert by_model["gpu/A100"].facility_kwh_low == pytest.approx(
+        1.0 * a100.server_power_factor * 1.1
+    )
+    # and each model's owned cost carries its own share of the energy
+    owned = {o.resource: o for o in scope.owned_lines}
+    assert owned["gpu/A100"].estimate.inputs["facility_kwh_low"] == pytest.approx(
+        by_model["gpu/A100"].facility_kwh_low
+    )
+    assert owned["gpu/A100"].estimate.inputs["facility_kwh_low"] > 0
+
+
+def test_the_networking_share_is_a_range() -> None:
+    usage = owned_gpu_cost_usd(
+        id="x/owned",
+        run="x",
+        resource="gpu/H100",
+        gpu_hours=(100.0, 100.0),
+        purchase_usd_per_gpu=(30000.0, 30000.0),
+        lifetime_years=(4.0, 4.0),
+        utilisation=(1.0, 1.0),
+        interconnect_cost_fraction=(0.1, 0.3),
+        facility_kwh=(0.0, 0.0),
+        usd_per_kwh=(0.1, 0.1),
+    )
+    hardware = 100 * 30000 / (4 * HOURS_PER_YEAR)
+    assert usage.low == pytest.approx(hardware / 0.9)
+    assert usage.high == pytest.approx(hardware / 0.7)
+    assert usage.estimate is not None
+    assert usage.estimate.inputs["interconnect_cost_fraction_high"] == 0.3
+    with pytest.raises(InputError, match="interconnect_cost_fraction"):
+        owned_gpu_cost_usd(**{**_OWNED, "interconnect_cost_fraction": (0.1, 1.0)})
+
+
+_OWNED: dict = {
+    "id": "x/owned",
+    "run": "x",
+    "resource": "gpu/H100",
+    "gpu_hours": (1.0, 1.0),
+    "purchase_usd_per_gpu": (30000.0, 30000.0),
+    "lifetime_years": (4.0, 4.0),
+    "utilisation": (1.0, 1.0),
+    "facility_kwh": (0.0, 0.0),
+    "usd_per_kwh": (0.1, 0.1),
+}
+
+
+def test_an_unknown_region_code_is_refused_not_the_world_average() -> None:
+    assert "XYZ" not in known_regions() and "FRA" in known_regions() and "EU" in known_regions()
+    with pytest.raises(InputError, match=r"unknown region 'XYZ'.*grid_carbon_intensity\.json"):
+        carbon_intensity("XYZ")
+    assert "world average" in carbon_intensity(None).source
+
+
+def test_owned_bases_price_only_the_sxm_part_of_a_model() -> None:
+    """Boards of another variant (the H100 NVL, the PCIe boards) have their own resource and do
+    not price gpu/H100's owned basis; the card whose cited page is an A100 product is gone; an
+    HGX baseboard is boards, not a server."""
+    cards = {c.id: c for c in bundled_cards()}
+    assert "buy-h100-server-2025-03-03-web-archive-org-2" not in cards
+    assert cards["buy-h100-nvl-chip-2025-03-03-web-archive-org"].resource == "gpu/H100-NVL"
+    assert cards["buy-h200-baseboard-2024-03-27-web-archive-org"].resource == "gpu/H200"
+    h100 = next(d for d in assumptions().devices if d.resource == "gpu/H100")
+    purchase = purchase_range(PriceBook(bundled_cards()), h100)
+    assert purchase is not None
+    assert "buy-h100-nvl-chip-2025-03-03-web-archive-org" not in purchase.cards
+    assert not any("pcie" in c for c in purchase.cards)
+    assert (
+        purchase.high
+        < float(cards["buy-h100-nvl-chip-2025-03-03-web-archive-org"].usd_per_unit) * 1.64
+    )
