@@ -24,14 +24,15 @@ def verdict_words(verdict: Verdict) -> str:
 
 
 def verdict_line(claim: ClaimVerdict) -> VerdictLine:
-    """``s1/techcrunch: not supported — under-50 misleading, rival-o1 not supported``; a
-    claim of one assertion names it, and its verdict only where it differs from the claim's."""
+    """``s1/techcrunch: not supported — under $50 misleading, rivals OpenAI o1 not supported``;
+    a claim of one assertion names it, and its verdict only where it differs from the claim's.
+    Each assertion reads as its label (what it checks), else its id."""
     text = f"{claim.id}: {verdict_words(claim.verdict)}"
-    parts = [f"{a.id} {verdict_words(a.verdict)}" for a in claim.assertions]
+    parts = [f"{a.label or a.id} {verdict_words(a.verdict)}" for a in claim.assertions]
     if len(claim.assertions) > 1 or any(a.verdict is not claim.verdict for a in claim.assertions):
         text += " — " + ", ".join(parts)
     elif claim.assertions:
-        text += f" ({claim.assertions[0].id})"
+        text += f" ({claim.assertions[0].label or claim.assertions[0].id})"
     return VerdictLine(claim=claim.id, verdict=claim.verdict.value, text=text)
 
 

@@ -13,10 +13,30 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 
-from claims.report import AssertionVerdict, BenchmarkCheck, ClaimVerdict, ScopeCheck, Verdict
+from claims.card_cost import cost_sentences
+from claims.report import AssertionVerdict, BenchmarkCheck, ClaimVerdict, ComparatorCheck, Verdict
+from ledger.money import usd
+
+__all__ = [
+    "CARD_SUFFIXES",
+    "VERDICT_WORDS",
+    "article",
+    "card_paths",
+    "comparison_sentences",
+    "cost_sentences",
+    "deciding",
+    "deciding_checks",
+    "plain_paragraph",
+    "points",
+    "render_card_html",
+    "render_card_png",
+    "signed",
+    "sources",
+    "usd",
+    "write_card",
+]
 
 VERDICT_WORDS = {
     Verdict.SUPPORTED: "Supported",
@@ -27,16 +47,6 @@ VERDICT_WORDS = {
 }
 CARD_SUFFIXES = (".html", ".htm", ".png")
 """What ``receipts check --out`` writes, by the file's suffix."""
-
-
-def usd(value: Decimal | float) -> str:
-    """``$27.66``, ``$3,675``, ``$5.58M``."""
-    v = float(value)
-    if v >= 1e6:
-        return f"${v / 1e6:,.2f}M"
-    if v >= 1000:
-        return f"${v:,.0f}"
-    return f"${v:,.2f}"
 
 
 def points(value: float) -> str:
@@ -60,53 +70,86 @@ def _items(n: int) -> str:
     return f"{n:,} question{'s' if n != 1 else ''}"
 
 
+def article(number: str) -> str:
+    """``a`` or ``an`` before a number as it is read aloud in English: ``an`` before eight,
+    eighteen, eighty-…, eight hundred…, eleven thousand… (a leading 8, or a leading group of
+    thousands that is 11 or 18), ``a`` before every other (``a 12``, ``a 0.6``, ``a 110``)."""
+    digits = number.lstrip("+-\u2212").split(".")[0].replace(",", "")
+    if digits.startswith("8"):
+        return "an"
+    return "an" if len(digits) % 3 == 2 and digits[:2] in ("11", "18") else "a"
+
+
+def named_comparators(a: AssertionVerdict) -> list[ComparatorCheck]:
+    """The comparators the words name (else the first listed)."""
+    return [c for c in a.comparators if c.role == "named"] or a.comparators[:1]
+
+
 def deciding_checks(a: AssertionVerdict) -> list[BenchmarkCheck]:
-    """The named comparator's benchmark checks that carry a difference test."""
-    named = [c for c in a.comparators if c.role == "named"] or a.comparators[:1]
-    return [b for c in named for b in c.benchmarks if b.test is not None]
+    """The named comparators' benchmark checks that carry a difference test."""
+    return [b for c in named_comparators(a) for b in c.benchmarks if b.test is not None]
+
+
+def _benchmark_sentence(
+    a: AssertionVerdict, b: BenchmarkCheck, where: str, subject: str, who: str
+) -> str | None:
+    """One benchmark's difference in words; ``where`` is "On AIME24" (with "against X" where
+    the words name several comparators)."""
+    t = b.test
+    assert t is not None
+    n = min(t.n_subject, t.n_comparator)
+    lead = "lead" if t.estimate_points > 0 else "gap"
+    span = f"the 95% range runs from {signed(t.ci_low_points)} to {signed(t.ci_high_points)}"
+    if b.verdict is Verdict.INCONCLUSIVE:
+        size = points(t.estimate_points)
+        return (
+            f"{where}, {_items(n)} are too few to tell {article(size)} {size}-point "
+            f"{lead} from luck: {span} points."
+        )
+    if b.verdict is Verdict.NOT_SUPPORTED and t.ci_high_points < 0:
+        return (
+            f"{where} ({_items(n)}), {subject} is {points(t.estimate_points)} points behind "
+            f"{who}, more than chance explains ({span})."
+        )
+    if b.verdict is Verdict.NOT_SUPPORTED:
+        return (
+            f"{where} ({_items(n)}) the published numbers show no such win over {who} "
+            f"({signed(t.estimate_points)} points; {span})."
+        )
+    if b.verdict is not Verdict.SUPPORTED:
+        return None
+    if a.relation == "beats" and t.ci_low_points > (a.margin_points or 0.0):
+        return (
+            f"{where} ({_items(n)}), {subject} is {points(t.estimate_points)} points ahead of "
+            f"{who}, more than chance explains ({span})."
+        )
+    return (
+        f"{where} ({_items(n)}) the difference, {signed(t.estimate_points)} points ({span}), "
+        "is within what the words allow."
+    )
 
 
 def comparison_sentences(
     a: AssertionVerdict, subject: str, names: Mapping[str, str] | None = None
 ) -> list[str]:
     """Plain sentences for a comparison or data-efficiency verdict, from its difference tests;
-    ``names`` gives display names by registry id (:attr:`ClaimVerdict.names`)."""
+    ``names`` gives display names by registry id (:attr:`ClaimVerdict.names`). Where the words
+    name several comparators, each sentence says which."""
     names = names or {}
-    named = [c for c in a.comparators if c.role == "named"] or a.comparators[:1]
+    named = named_comparators(a)
     if not named:
         return [f"No published score can check this: {a.reason}."]
-    who = names.get(named[0].comparator, named[0].comparator)
     subject = names.get(subject, subject)
     out: list[str] = []
-    for b in deciding_checks(a):
-        t = b.test
-        assert t is not None
-        bench = names.get(t.benchmark, t.benchmark)
-        n = min(t.n_subject, t.n_comparator)
-        lead = "lead" if t.estimate_points > 0 else "gap"
-        span = f"the 95% range runs from {signed(t.ci_low_points)} to {signed(t.ci_high_points)}"
-        if b.verdict is Verdict.INCONCLUSIVE:
-            size = points(t.estimate_points)
-            article = "an" if size.startswith("8") or size.split(".")[0] in ("11", "18") else "a"
-            out.append(
-                f"On {bench}, {_items(n)} are too few to tell {article} {size}-point "
-                f"{lead} from luck: {span} points."
-            )
-        elif b.verdict is Verdict.NOT_SUPPORTED and t.ci_high_points < 0:
-            out.append(
-                f"On {bench} ({_items(n)}), {subject} is {points(t.estimate_points)} "
-                f"points behind {who}, more than chance explains ({span})."
-            )
-        elif b.verdict is Verdict.NOT_SUPPORTED:
-            out.append(
-                f"On {bench} ({_items(n)}) the published numbers show no such win over "
-                f"{who} ({signed(t.estimate_points)} points; {span})."
-            )
-        elif b.verdict is Verdict.SUPPORTED:
-            out.append(
-                f"On {bench} ({_items(n)}) the difference, {signed(t.estimate_points)} "
-                f"points ({span}), is within what the words allow."
-            )
+    for c in named:
+        who = names.get(c.comparator, c.comparator)
+        for b in c.benchmarks:
+            if b.test is None:
+                continue
+            bench = names.get(b.test.benchmark, b.test.benchmark)
+            where = f"On {bench}" + (f" against {who}" if len(named) > 1 else "")
+            if sentence := _benchmark_sentence(a, b, where, subject, who):
+                out.append(sentence)
     missing = [b for c in named for b in c.benchmarks if b.test is None]
     if missing:
         out.append(
@@ -118,53 +161,6 @@ def comparison_sentences(
     return out or [a.reason[0].upper() + a.reason[1:] + "."]
 
 
-def _scope(a: AssertionVerdict, *readings: str) -> ScopeCheck | None:
-    return next((s for s in a.scopes if s.reading in readings), None)
-
-
-def cost_sentences(a: AssertionVerdict) -> list[str]:
-    """Plain sentences for a cost verdict: the scope the words imply against the one the
-    figure covers, the price it needs, and what nobody priced."""
-    out: list[str] = []
-    covered = _scope(a, "narrower", "stated", "other_subject")
-    implied = _scope(a, "implied")
-    if covered is not None and covered.reading == "narrower" and implied is not None:
-        out.append(
-            f"The figure covers only the {covered.label} "
-            f"({usd(covered.cost_usd_low)}\u2013{usd(covered.cost_usd_high)}); what the words "
-            f"describe, {implied.label}, cost {usd(implied.cost_usd_low)}\u2013"
-            f"{usd(implied.cost_usd_high)}."
-        )
-    elif covered is not None:
-        out.append(
-            f"What the figure covers, the {covered.label}, cost {usd(covered.cost_usd_low)}"
-            f"\u2013{usd(covered.cost_usd_high)} across the prices of the time."
-        )
-    rated = covered or implied
-    if rated is not None and rated.implied_usd_per_gpu_hour is not None:
-        rate = rated.implied_usd_per_gpu_hour
-        typical = rated.representative_usd_per_gpu_hour
-        low = rated.card_usd_per_gpu_hour_low
-        within, total = rated.cards_within, rated.cards_total
-        if low is not None and rate < low and not within:
-            out.append(
-                f"It needs {usd(rate)} per GPU-hour, cheaper than every one of the {total} "
-                f"price cards of the time (the cheapest: {usd(low)})."
-            )
-        elif typical is not None and within is not None and total and within < total:
-            out.append(
-                f"It needs {usd(rate)} per GPU-hour; the typical price was {usd(typical)}, and "
-                f"the figure holds at only {within} of the {total} price cards of the time."
-            )
-    gaps = sorted({g for s in a.scopes if s.reading in ("implied", "stated") for g in s.gaps})
-    if gaps:
-        out.append(
-            f"{len(gaps)} cost{'s' if len(gaps) > 1 else ''} nobody priced "
-            f"({gaps[0]}{', …' if len(gaps) > 1 else ''}) would only add to the total."
-        )
-    return out or [a.reason[0].upper() + a.reason[1:] + "."]
-
-
 def plain_paragraph(claim: ClaimVerdict) -> str:
     """What decided the claim's verdict, in sentences a non-statistician can follow."""
     a = deciding(claim)
@@ -172,7 +168,7 @@ def plain_paragraph(claim: ClaimVerdict) -> str:
         return "The claim has no assertion to check."
     lead = {
         Verdict.SUPPORTED: "The evidence backs the words.",
-        Verdict.MISLEADING: "True only under a narrower reading than the words suggest.",
+        Verdict.MISLEADING: "True only under another reading than the words suggest.",
         Verdict.NOT_SUPPORTED: "The evidence contradicts the words.",
         Verdict.INCONCLUSIVE: "There is evidence, but too little to decide.",
         Verdict.UNVERIFIABLE: "Nothing published can check the words.",

@@ -14,9 +14,10 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from claims.card import deciding, deciding_checks, signed, usd
+from claims.card import deciding, deciding_checks, signed
 from claims.decide import DEFAULT_PARITY_MARGIN_POINTS
 from claims.report import AssertionVerdict, ClaimVerdict
+from ledger.money import usd
 
 COLORS = {
     "supported": "#1a7f37",
@@ -59,29 +60,45 @@ def _text(value: str) -> str:
     return printable(value).replace("\\", "\\\\").replace("$", r"\$")
 
 
+def _upper_bound(ax: Any, y: float, high: float, color: str) -> None:
+    """A cost known only as a published upper bound ("under $500"): a bar end at the bound and
+    an arrow pointing down the axis, open-ended, since nobody knows how much less it cost."""
+    ax.plot([high, high], [y - 0.28, y + 0.28], color=color, linewidth=2.5)
+    ax.annotate(
+        "",
+        xy=(high / 12, y),
+        xytext=(high, y),
+        arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.6, "linestyle": "--"},
+    )
+
+
 def _cost_axes(ax: Any, a: AssertionVerdict) -> str | None:
     from matplotlib.ticker import FuncFormatter, LogLocator
 
-    scopes = [s for s in a.scopes if s.cost_usd_high > 0]
+    scopes = [
+        s for s in a.scopes if s.cost_usd_high > 0 and (s.cost_usd_low > 0 or s.upper_bound_only)
+    ]
     if not scopes:
         return None
     for y, s in enumerate(scopes):
         color = STATUS_COLORS.get(s.status, "#444444")
         low, high = float(s.cost_usd_low), float(s.cost_usd_high)
-        rep_low = max(float(s.representative_usd_low), low, 1e-2)
-        rep_high = max(float(s.representative_usd_high), rep_low)
-        ax.plot([max(low, 1e-2), high], [y, y], color=color, linewidth=1.2)
-        ax.plot(
-            [rep_low, rep_high * 1.0001], [y, y], color=color, linewidth=8, solid_capstyle="butt"
-        )
-        ax.text(
-            high * 1.5,
-            y,
-            _text(f"{STATUS_WORDS.get(s.status, s.status)}"),
-            va="center",
-            fontsize=8,
-            color=color,
-        )
+        words = STATUS_WORDS.get(s.status, s.status)
+        if s.upper_bound_only:
+            _upper_bound(ax, y, high, color)
+            words = f"up to {usd(high)}: {words}"
+        else:
+            rep_low = max(float(s.representative_usd_low), low)
+            rep_high = max(float(s.representative_usd_high), rep_low)
+            ax.plot([low, high], [y, y], color=color, linewidth=1.2)
+            ax.plot(
+                [rep_low, rep_high * 1.0001],
+                [y, y],
+                color=color,
+                linewidth=8,
+                solid_capstyle="butt",
+            )
+        ax.text(high * 1.5, y, _text(words), va="center", fontsize=8, color=color)
     figure = next(
         (
             float(s.implied_usd_per_gpu_hour) * s.gpu_hours
@@ -97,14 +114,23 @@ def _cost_axes(ax: Any, a: AssertionVerdict) -> str | None:
         )
     ax.set_xscale("log")
     values = [float(s.cost_usd_low) for s in scopes if s.cost_usd_low > 0]
+    values += [float(s.cost_usd_high) / 12 for s in scopes if s.upper_bound_only]
     values += [float(s.cost_usd_high) for s in scopes] + ([figure] if figure else [])
     ax.set_xlim(10 ** math.floor(math.log10(min(values))), max(values) * 60)
     ax.xaxis.set_major_locator(LogLocator(numticks=12))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _text(usd(v).replace(".00", ""))))
-    ax.set_yticks(range(len(scopes)), [_text(textwrap.shorten(s.label, 44)) for s in scopes])
+    ax.set_yticks(range(len(scopes)), [_label(s.label) for s in scopes])
     ax.set_ylim(len(scopes) - 0.5, -1.0)
     ax.set_xlabel("US dollars, log scale: bar at the typical price, line across the market")
-    return "What each scope of the work cost, against the published figure."
+    caption = "What each scope of the work cost, against the published figure."
+    if any(s.upper_bound_only for s in scopes):
+        caption += " An arrow: a cost published only as an upper bound, its low end unknown."
+    return caption
+
+
+def _label(text: str) -> str:
+    """A y-axis label in at most two lines of 32 characters."""
+    return _text(textwrap.fill(text, 32, max_lines=2, placeholder=" …", break_on_hyphens=False))
 
 
 def _difference_axes(ax: Any, a: AssertionVerdict, names: Mapping[str, str]) -> str | None:
@@ -136,20 +162,31 @@ def _difference_axes(ax: Any, a: AssertionVerdict, names: Mapping[str, str]) -> 
             elinewidth=2.2,
             capsize=4,
         )
-        ax.text(
-            t.ci_high_points + 1, y, signed(t.estimate_points), va="center", fontsize=8, color=color
+        ax.text(  # by the point, above it: at an end of the interval it would read as that end
+            t.estimate_points,
+            y - 0.22,
+            signed(t.estimate_points),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=color,
         )
     ax.axvline(0, color="#222222", linewidth=0.8)
     if not parity:
         ax.axvline(band, color="#777777", linestyle="--", linewidth=1)
+    several = len({b.comparator for b in checks}) > 1
     labels = [
-        _text(f"{names.get(b.benchmark, b.benchmark)} (n={b.test.n_subject})")
+        _label(
+            f"{names.get(b.benchmark, b.benchmark)}"
+            + (f" vs {names.get(b.comparator, b.comparator)}" if several else "")
+            + f" (n={b.test.n_subject})"
+        )
         for b in checks
         if b.test is not None
     ]
     ax.set_yticks(range(len(checks)), labels)
-    ax.set_ylim(len(checks) - 0.5, -0.5)
-    who = names.get(checks[0].comparator, checks[0].comparator)
+    ax.set_ylim(len(checks) - 0.5, -0.7)
+    who = "each comparator" if several else names.get(checks[0].comparator, checks[0].comparator)
     ax.set_xlabel(_text(f"difference against {who}, percentage points (95% interval)"))
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -167,6 +204,21 @@ def _draw(ax: Any, claim: ClaimVerdict) -> str | None:
     if a.comparators:
         return _difference_axes(ax, a, claim.names)
     return None
+
+
+def _fit_labels(fig: Any, ax: Any, margin: float = 0.05, right: float = 0.95) -> None:
+    """Move the axes' left edge so that its y-axis labels start at the card's margin, none cut
+    off at the left edge of the image, and the plot takes the rest of the width."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box = ax.get_position()
+    labels = ax.yaxis.get_tightbbox(renderer)
+    if labels is None:
+        return
+    width = (box.x0 * fig.bbox.width - labels.x0) / fig.bbox.width  # labels left of the axes
+    left = min(max(margin + width, 0.12), 0.6)
+    ax.set_position((left, box.y0, right - left, box.height))
 
 
 def chart_svg(claim: ClaimVerdict) -> tuple[bytes, str] | None:
@@ -216,6 +268,8 @@ def card_png(claim: ClaimVerdict, verdict: str, paragraph: str, sources: Sequenc
         caption = _draw(ax, claim)
         if caption is None:
             ax.set_visible(False)
+        else:
+            _fit_labels(fig, ax)
         source = textwrap.fill("Sources: " + "; ".join(sources), 110)
         fig.text(0.05, 0.075, _text(source), fontsize=7, color="#59636e", va="top")
         fig.text(

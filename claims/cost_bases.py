@@ -24,7 +24,7 @@ from claims.cost_facts import SubjectCosts
 from claims.pricing import CHEAPER_THAN_OWNING, OWNER_PRICE, ScopePrice, price_owned, price_scope
 from claims.report import BasisCheck, ScopeCheck, ScopeStatus
 from claims.schema import BasisKind, CostAssertion, CostBound
-from ledger.render import usd
+from ledger.money import usd_range
 from ledger.report import CostLine, Unpriced
 from ledger.schema import ABOUT_TOLERANCE
 
@@ -192,8 +192,3 @@ def every_basis(c: ScopeCheck) -> str:
         f"{c.label} on every basis, judged on the {BASIS_NAMES[c.basis]} one the words mean: "
         + "; ".join(parts)
     )
-
-
-def usd_range(low: Decimal, high: Decimal) -> str:
-    """Dollars, or a range of them where the ends differ."""
-    return usd(low) if low == high else f"{usd(low)}–{usd(high)}"

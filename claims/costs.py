@@ -287,6 +287,7 @@ def _check(
         notes=list(p.notes),
         basis=kind.value,
         bases=[basis_check(k, a, q, facts, claim_date) for k, q in priced.items()],
+        upper_bound_only=bool(p.lines) and all(x.line.upper_bound_only for x in p.lines),
         **gpu,
     )
 

@@ -27,6 +27,7 @@ from claims.report import AssertionVerdict, CheckReport, ClaimVerdict
 from claims.schema import (
     ComparisonAssertion,
     CostAssertion,
+    CostBound,
     DataEfficiencyAssertion,
 )
 from ledger.audit import price_book
@@ -67,6 +68,11 @@ def check_claim(
         else:
             assert model is not None  # checked when the file was read
             out.append(check_relative_quality(ctx, a, model.id, date))
+    names = _display_names(ctx, model.id if model else None, out, date)
+    out = [
+        v.model_copy(update={"label": _label(a, names)})
+        for a, v in zip(claim.assertions, out, strict=True)
+    ]
     return ClaimVerdict(
         id=claim.id,
         title=claim.title,
@@ -76,8 +82,28 @@ def check_claim(
         assertions=out,
         seed=ctx.seed,
         versions=stats.library_versions(),
-        names=_display_names(ctx, model.id if model else None, out, date),
+        names=names,
     )
+
+
+_BOUND_WORDS = {CostBound.UNDER: "under", CostBound.AT_MOST: "at most", CostBound.ABOUT: "about"}
+
+
+def _label(assertion: object, names: dict[str, str]) -> str | None:
+    """``under $50``, ``about $5,576,000``, ``rivals DeepSeek-R1``, ``beats o1-preview``: what an
+    assertion checks, from its fields; ``None`` for kinds without a short reading."""
+    if isinstance(assertion, CostAssertion):
+        usd = assertion.usd
+        amount = f"${usd:,.0f}" if usd == usd.to_integral_value() else f"${usd:,.2f}"
+        return f"{_BOUND_WORDS[assertion.bound]} {amount}"
+    if isinstance(assertion, ComparisonAssertion):
+        if assertion.comparator:
+            who = names.get(assertion.comparator, assertion.comparator)
+        else:
+            listed = ", ".join(names.get(c, c) for c in assertion.comparators or [])
+            who = assertion.comparator_text or listed
+        return f"{assertion.relation.value.replace('_', ' ')} {who}"
+    return None
 
 
 def _display_names(

@@ -261,6 +261,10 @@ class ScopeCheck(Record):
     """The price basis the words mean, which this check's figures and status use."""
     bases: list[BasisCheck] = []
     """The scope on every basis the ledger and the claim give (the judged one included)."""
+    upper_bound_only: bool = False
+    """Whether everything priced in the scope is money published only as an upper bound
+    ("under $500"): ``cost_usd_low`` of 0 is an unknown low end, not $0 (readers write
+    "up to")."""
 
 
 class AssertionVerdict(Record):
@@ -284,6 +288,9 @@ class AssertionVerdict(Record):
     """Comparison and data-efficiency checks."""
     scopes: list[ScopeCheck] = []
     """Cost checks."""
+    label: str | None = None
+    """A short reading of what it checks, from its structured fields (``under $50``,
+    ``rivals DeepSeek-R1``), for one-line summaries; ``None`` where none is built."""
     relation: str | None = None
     """For comparison and data-efficiency checks: ``beats`` or the parity relation the words
     state (``matches``, ``rivals``...), which with ``margin_points`` sets the band each

@@ -133,4 +133,5 @@ def _headline(figure: HeadlineFigure, scope: ScopeCost, lines: list[CostLine]) -
         implied_usd_per_gpu_hour=implied,
         card_usd_per_gpu_hour_low=low,
         card_usd_per_gpu_hour_high=high,
+        scope_upper_bound_only=scope.upper_bound_only,
     )

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from ledger.bases import Bases, ScopeBases
+from ledger.money import usd_range, usd_rounded
 from ledger.names import TOKEN_ROLES, category_name, unit_name
 from ledger.report import (
     Audit,
@@ -41,33 +42,6 @@ ZERO = Decimal(0)
 MAX_SENTENCES = 4
 """The bottom line's sentences at most: the owned-basis sentence is left out (the price-bases
 tables still carry it) where the other sentences already take four."""
-
-
-def money(value: Decimal, scale: Decimal | None = None) -> str:
-    """A dollar amount rounded for reading: ``$6``, ``$13.80``, ``$3,675``, ``$21k``, ``$3.9M``,
-    ``$40M``, ``<$0.01`` for a positive amount below a cent; ``scale`` (the larger end of a
-    range) writes both ends of a range alike (``$1.3k–$21k``)."""
-    if ZERO < value < Decimal("0.01"):
-        return "<$0.01"  # a priced amount too small for cents is not $0.00
-    scale = max(value, scale or value)
-    if scale >= 1_000_000:
-        m = value / 1_000_000
-        return f"${m:,.0f}M" if m >= 10 else f"${m:,.1f}M"
-    if scale >= 10_000:
-        k = value / 1_000
-        return f"${k:,.0f}k" if k >= 10 else f"${k:,.1f}k"
-    if value >= 100 or value == value.to_integral_value():
-        return f"${value:,.0f}"
-    return f"${value:,.2f}"
-
-
-def money_range(low: Decimal, high: Decimal) -> str:
-    """``$378–$3,675``, ``$1.3k–$21k``; one amount where both ends round alike; ``up to $500``
-    for a bound published as money ("under $500"), whose low end is not known."""
-    if low == ZERO and high > ZERO:
-        return f"up to {money(high)}"
-    a, b = money(low, high), money(high)
-    return a if a == b else f"{a}–{b}"
 
 
 def amount(value: float) -> str:
@@ -107,16 +81,21 @@ def scope_cost(scope: ScopeCost) -> str:
         if gaps and gpu:
             return f"{gpu} that no price card prices"
         return "nothing priced" + (f" ({gaps} items without a price)" if gaps else "")
-    text = money_range(scope.cost_usd_low, scope.cost_usd_high)
+    text = usd_range(
+        scope.cost_usd_low,
+        scope.cost_usd_high,
+        upper_bound_only=scope.upper_bound_only,
+        rounded=True,
+    )
     if gaps:
-        text += f" plus {gaps} item{'s' if gaps > 1 else ''} without a price"
+        text += f" (+{gaps} missing)"
     return text
 
 
 def _figures_sentence(
     scope: ScopeCost, checks: Sequence[HeadlineCheck], walls: Mapping[str, float]
 ) -> str:
-    amounts = list(dict.fromkeys(money(c.usd) for c in checks))  # one amount said twice: once
+    amounts = list(dict.fromkeys(usd_rounded(c.usd) for c in checks))  # one amount said twice: once
     figures = _join(amounts)
     verb = "describes" if len(amounts) == 1 else "describe"
     noun = "figure" if len(amounts) == 1 else "figures"
@@ -130,7 +109,7 @@ def _figures_sentence(
         text += f" ({', '.join(what)})"
     text += f", which costs {scope_cost(scope)} at the price cards"
     if scope.cost_usd_high > ZERO:
-        positions = {money(c.usd): c.position for c in checks}
+        positions = {usd_rounded(c.usd): c.position for c in checks}
         if len(amounts) == 1:
             text += f"; the figure is {positions[amounts[0]]} that range"
         elif len(set(positions.values())) == 1:
@@ -153,8 +132,8 @@ def _gaps_sentence(unpriced: Sequence[Unpriced], own: str) -> str | None:
     inherited = sum(1 for u in unpriced if u.subject != own)
     tail = f", {inherited} of them inherited" if inherited else ""
     return (
-        f"Missing from these totals, not zero: {_join(parts)} ({shown}{tail}); "
-        "the ranges above are lower bounds where a scope counts them."
+        f"Missing, not zero: {_join(parts)} ({shown}{tail}); a range that "
+        "counts them is a lower bound."
     )
 
 
@@ -203,11 +182,13 @@ def _all_lines(groups: Iterable[object]) -> list[CostLine]:
 def _categories_sentence(subject: str, lines: Sequence[CostLine]) -> str:
     own = [line for line in lines if not line.inherited]
     totals: dict[Category, list[Decimal]] = {}
+    bounded: dict[Category, bool] = {}  # every priced line only a published upper bound
     for line in own:
         if line.cost_usd_low is not None and line.cost_usd_high is not None:
             pair = totals.setdefault(line.category, [ZERO, ZERO])
             pair[0] += line.cost_usd_low
             pair[1] += line.cost_usd_high
+            bounded[line.category] = bounded.get(line.category, True) and line.upper_bound_only
     runs = len({line.run for line in own})
     if not totals:
         return f"{subject}: nothing of its own has a price" + (
@@ -215,8 +196,13 @@ def _categories_sentence(subject: str, lines: Sequence[CostLine]) -> str:
         )
     low = sum((p[0] for p in totals.values()), ZERO)
     high = sum((p[1] for p in totals.values()), ZERO)
-    parts = [f"{category_name(c)} {money_range(*totals[c])}" for c in Category if c in totals]
-    text = f"{subject}'s own work costs {money_range(low, high)} at the price cards"
+    parts = [
+        f"{category_name(c)} " + usd_range(*totals[c], upper_bound_only=bounded[c], rounded=True)
+        for c in Category
+        if c in totals
+    ]
+    whole = usd_range(low, high, upper_bound_only=all(bounded.values()), rounded=True)
+    text = f"{subject}'s own work costs {whole} at the price cards"
     text += f" over {runs} run{'s' if runs != 1 else ''}"
     if len(parts) > 1:
         text += f" ({'; '.join(parts)})"
@@ -225,7 +211,9 @@ def _categories_sentence(subject: str, lines: Sequence[CostLine]) -> str:
         ancestors = _join(sorted({line.subject for line in inherited}))
         i_low = sum((line.cost_usd_low or ZERO for line in inherited), ZERO)
         i_high = sum((line.cost_usd_high or ZERO for line in inherited), ZERO)
-        text += f"; the inherited {ancestors} adds {money_range(i_low, i_high)}"
+        every = all(line.upper_bound_only for line in inherited)
+        adds = usd_range(i_low, i_high, upper_bound_only=every, rounded=True)
+        text += f"; the inherited {ancestors} adds {adds}"
     return text + "."
 
 
@@ -382,7 +370,7 @@ def hardware_sentence(values: Sequence[HardwareValue]) -> str | None:
     parts = []
     for v in values:
         name = device_name(v.resource)
-        each = money_range(v.usd_per_device_low, v.usd_per_device_high)
+        each = usd_range(v.usd_per_device_low, v.usd_per_device_high, rounded=True)
         text = (
             f"an {name} costs {each} to buy"
             if name[:1] in "AEFHILMNORSX"
@@ -391,7 +379,7 @@ def hardware_sentence(values: Sequence[HardwareValue]) -> str | None:
         if v.devices is not None and v.usd_low is not None and v.usd_high is not None:
             text += (
                 f", so the {v.devices} {name} of {v.scope_label} are worth "
-                f"{money_range(v.usd_low, v.usd_high)}"
+                f"{usd_range(v.usd_low, v.usd_high, rounded=True)}"
             )
         parts.append(text)
     if not parts:
@@ -470,17 +458,17 @@ def bases_sentence(
     if value is not None and value.usd_low is not None and value.usd_high is not None:
         gpus = (
             f"the {value.devices} {device_name(value.resource)} of {where}, worth "
-            f"{money_range(value.usd_low, value.usd_high)} to their owner,"
+            f"{usd_range(value.usd_low, value.usd_high, rounded=True)} to their owner,"
         )
     elif len(resources) == 1:
         gpus = f"the {device_name(resources.pop())} GPUs of {where}"
     else:
         gpus = f"the GPUs of {where}"
+    owned = usd_range(scope.owned.cost_usd_low, scope.owned.cost_usd_high, rounded=True)
+    rented = usd_range(scope.rental.cost_usd_low, scope.rental.cost_usd_high, rounded=True)
     text = (
-        f"Owned rather than rented, {gpus} cost "
-        f"{money_range(scope.owned.cost_usd_low, scope.owned.cost_usd_high)} amortised with "
-        f"electricity, against {money_range(scope.rental.cost_usd_low, scope.rental.cost_usd_high)}"
-        " rented"
+        f"Owned rather than rented, {gpus} cost {owned} amortised with electricity, against "
+        f"{rented} rented"
     )
     if scope.owned.unpriced_gpu_lines:
         text += f" ({scope.owned.unpriced_gpu_lines} GPU line(s) without a purchase price left out)"

@@ -37,8 +37,11 @@ def price_lines(totals: Iterable[UsageTotal], book: PriceBook, own_subject: str)
         found = None if t.unit is Unit.USD else book.range(t.resource, t.unit)
         low = high = None
         cards: list[str] = []
+        bound = False
         if t.unit is Unit.USD:  # money reported as money: its own price
             low, high = dec(t.quantity_low), dec(t.quantity_high)
+            # "under $500" is stored as 0..500 (ledger.cases.ReportedUsd): only its top is known
+            bound = t.quantity_low == 0 < t.quantity_high
         elif found is not None:
             low = dec(t.quantity_low) * found.low.usd_per_unit
             high = dec(t.quantity_high) * found.high.usd_per_unit
@@ -61,6 +64,7 @@ def price_lines(totals: Iterable[UsageTotal], book: PriceBook, own_subject: str)
                 low_card=found.low.id if found else None,
                 high_card=found.high.id if found else None,
                 cards=cards,
+                upper_bound_only=bound,
             )
         )
     return lines
@@ -92,6 +96,7 @@ def _group(name: str, members: Sequence[CostLine]) -> CostGroup:
             1 for m in members if m.cost_usd_low is None and m.unit not in INFORMATIONAL_UNITS
         ),
         lines=list(members),
+        upper_bound_only=bool(priced) and all(m.upper_bound_only for m in priced),
     )
 
 
@@ -148,6 +153,7 @@ def scope_costs(
                 gpu_hours_high=group.gpu_hours_high,
                 unpriced_lines=group.unpriced_lines,
                 unquantified=unquantified,
+                upper_bound_only=group.upper_bound_only,
             )
         )
     return out

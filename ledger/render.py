@@ -11,6 +11,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from ledger.money import usd, usd_range
 from ledger.names import TOKEN_ROLES, category_name, unit_name
 from ledger.printable import has_controls, printable
 from ledger.render_bases import render_bases
@@ -56,19 +57,6 @@ LEGEND = (
 )
 
 
-def usd(value: Decimal | None) -> str:
-    """``$13.80``, ``$3,922``, ``$3.92M``; an em dash for a missing amount."""
-    if value is None:
-        return "—"
-    if 0 < value < Decimal("0.01"):
-        return "<$0.01"
-    if value >= 1_000_000:
-        return f"${value / 1_000_000:,.2f}M"
-    if value >= 1_000:
-        return f"${value:,.0f}"
-    return f"${value:,.2f}"
-
-
 def number(value: float) -> str:
     """``6.93``, ``477``, ``1,120``, ``1.97M``, ``7.00e+18``: readable at a glance; a whole
     count stays whole (``2``, not ``2.00``)."""
@@ -108,6 +96,18 @@ def _numbers(table: Table, *names: str) -> None:
         table.add_column(name, justify="right", no_wrap=True)
 
 
+def _low_high(
+    low: Decimal | None, high: Decimal | None, priced: bool, upper_bound_only: bool
+) -> tuple[str, str]:
+    """The "low" and "high" cells: dashes where nothing is priced; for money published only as
+    an upper bound ("under $500"), a dash for the unknown low end and "up to" before the high."""
+    if not priced:
+        return "—", "—"
+    if upper_bound_only:
+        return "—", usd_range(low, high, upper_bound_only=True)
+    return usd(low), usd(high)
+
+
 def _group_name(by: str, group: CostGroup) -> str:
     if by == "category" and group.category is not None:
         return category_name(group.category, group.inherited)
@@ -132,8 +132,7 @@ def _groups_table(
         table.add_row(
             _group_name(first, g),
             hours(g.gpu_hours, g.gpu_hours_low, g.gpu_hours_high, stacked=True),
-            usd(g.cost_usd_low if priced else None),
-            usd(g.cost_usd_high if priced else None),
+            *_low_high(g.cost_usd_low, g.cost_usd_high, priced, g.upper_bound_only),
             markers(g.provenance),
             ", ".join(flags),
             end_section=g is groups[-1],
@@ -167,8 +166,7 @@ def _scopes_table(scopes: Sequence[ScopeCost]) -> Table:
         table.add_row(
             Text.assemble(s.label, "\n", (f"({'; '.join(notes)})", "dim")),
             hours(s.gpu_hours, s.gpu_hours_low, s.gpu_hours_high, stacked=True),
-            usd(s.cost_usd_low) if priced else "—",
-            usd(s.cost_usd_high) if priced else "—",
+            *_low_high(s.cost_usd_low, s.cost_usd_high, priced, s.upper_bound_only),
         )
     return table
 
@@ -219,13 +217,16 @@ def _headline_table(audit: Audit) -> Table:
         table.add_row(
             usd(h.usd),
             Text(h.said_by),
-            f"{usd(h.scope_cost_usd_low)}–{usd(h.scope_cost_usd_high)}\n{h.position} it"
+            usd_range(
+                h.scope_cost_usd_low,
+                h.scope_cost_usd_high,
+                upper_bound_only=h.scope_upper_bound_only,
+            )
+            + f"\n{h.position} it"
             if h.scope_cost_usd_high
             else "not priced",
             usd(h.implied_usd_per_gpu_hour),
-            f"{usd(h.card_usd_per_gpu_hour_low)}–{usd(h.card_usd_per_gpu_hour_high)}"
-            if h.card_usd_per_gpu_hour_low is not None
-            else "—",
+            usd_range(h.card_usd_per_gpu_hour_low, h.card_usd_per_gpu_hour_high),
         )
     return table
 
@@ -240,7 +241,7 @@ def render_audit(console: Console, audit: Audit, bottom: BottomLine | None = Non
     console.print(_groups_table("Cost by category", "category", audit.categories))
     console.print(_scopes_table(audit.scopes))
     if audit.bases is not None:
-        render_bases(console, audit.bases)
+        render_bases(console, audit.bases, {s.scope for s in audit.scopes if s.upper_bound_only})
     if audit.headline_figures:
         console.print(_headline_table(audit))
     if audit.unpriced:
@@ -276,8 +277,12 @@ def _lines_table(report: CostReport) -> Table:
                 number(line.quantity),
                 unit_name(line.unit),
                 MARKERS[line.provenance],
-                usd(line.cost_usd_low),
-                usd(line.cost_usd_high),
+                *_low_high(
+                    line.cost_usd_low,
+                    line.cost_usd_high,
+                    line.cost_usd_low is not None,
+                    line.upper_bound_only,
+                ),
                 end_section=i == len(g.lines) - 1,
             )
     return table
@@ -312,7 +317,7 @@ def render_report(console: Console, report: CostReport) -> None:
     if report.scopes:
         console.print(_scopes_table(report.scopes))
     if report.bases is not None:
-        render_bases(console, report.bases)
+        render_bases(console, report.bases, {s.scope for s in report.scopes if s.upper_bound_only})
     if report.unpriced:
         console.print(_unpriced_table(report.unpriced))
     if report.quiet_runs:

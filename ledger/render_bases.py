@@ -11,6 +11,7 @@ owned one, then energy, its cost and CO2e. Amounts are rounded for reading as in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from rich.console import Console
@@ -18,16 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.bases import Bases, BasisCost, ScopeBases
-from ledger.bottom_line import hardware_sentence, hardware_values, money_range
+from ledger.bottom_line import hardware_sentence, hardware_values
+from ledger.money import usd, usd_range
 
 DASH = "—"
-
-
-def usd_range(low: Decimal | None, high: Decimal | None) -> str:
-    """``$13.80–$85.21``, ``$3.9M–$40M``; a dash where nothing is priced."""
-    if low is None or high is None:
-        return DASH
-    return money_range(low, high)
 
 
 def compact(value: float) -> str:
@@ -52,7 +47,7 @@ def span(low: float | None, high: float | None) -> str:
 def _per_kwh(low: Decimal | None, high: Decimal | None) -> str:
     if low is None or high is None:
         return DASH
-    a, b = f"${low:.4f}", f"${high:.4f}"
+    a, b = usd(low, places=4), usd(high, places=4)
     return a if a == b else f"{a}–{b}"
 
 
@@ -69,7 +64,7 @@ def _label(scope: ScopeBases, notes: list[str]) -> Text:
     return text
 
 
-def _bases_table(bases: Bases) -> Table:
+def _bases_table(bases: Bases, upper_bound_only: Collection[str]) -> Table:
     table = Table(
         title="Price bases, energy and emissions: the rental basis beside the owned one",
         title_justify="left",
@@ -84,8 +79,15 @@ def _bases_table(bases: Bases) -> Table:
         table.add_row(
             _label(scope, notes),
             span(scope.gpu_hours_low, scope.gpu_hours_high),
-            usd_range(scope.rental.cost_usd_low, scope.rental.cost_usd_high),
-            usd_range(scope.owned.cost_usd_low, scope.owned.cost_usd_high),
+            *(
+                usd_range(
+                    cost.cost_usd_low,
+                    cost.cost_usd_high,
+                    upper_bound_only=scope.scope in upper_bound_only,
+                    rounded=True,
+                )
+                for cost in (scope.rental, scope.owned)
+            ),
         )
     return table
 
@@ -108,18 +110,20 @@ def _energy_table(bases: Bases) -> Table:
             _label(scope, notes),
             span(scope.gpu_kwh_low, scope.gpu_kwh_high),
             span(scope.facility_kwh_low, scope.facility_kwh_high),
-            usd_range(scope.energy_cost_usd_low, scope.energy_cost_usd_high),
+            usd_range(scope.energy_cost_usd_low, scope.energy_cost_usd_high, rounded=True),
             span(scope.kg_co2e_low, scope.kg_co2e_high),
         )
     return table
 
 
-def render_bases(console: Console, bases: Bases) -> None:
+def render_bases(console: Console, bases: Bases, upper_bound_only: Collection[str] = ()) -> None:
     """Print each scope on the rental and owned bases, then its energy, energy cost and CO2e,
     what the GPUs cost to buy, and the region, electricity cards, carbon intensity and stated
     inputs the figures use (wrapped to the console's width; the inputs' sources are in the
-    JSON and the appendix)."""
-    console.print(_bases_table(bases))
+    JSON and the appendix). ``upper_bound_only``: ids of the scopes whose cost is known only
+    as published upper bounds (:attr:`ledger.report.ScopeCost.upper_bound_only`), written
+    "up to $500"."""
+    console.print(_bases_table(bases, upper_bound_only))
     console.print(_energy_table(bases))
     hardware = hardware_sentence(hardware_values(bases))
     if hardware:

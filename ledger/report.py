@@ -50,6 +50,9 @@ class CostLine(Record):
     """Id of the dearest card."""
     cards: list[str]
     """Ids of every applicable card, cheapest first."""
+    upper_bound_only: bool = False
+    """Whether the amount is money published only as an upper bound ("under $500"): its
+    ``cost_usd_low`` of 0 is an unknown low end, not a cost of $0 (renderers write "up to")."""
 
 
 class CostGroup(Record):
@@ -77,6 +80,9 @@ class CostGroup(Record):
     """Lines that have no card (their cost is missing, not zero)."""
     lines: list[CostLine]
     """The lines summed."""
+    upper_bound_only: bool = False
+    """Whether every priced line is money published only as an upper bound ("under $500"), so
+    that the low end is unknown, not $0 (renderers write "up to")."""
 
 
 class ScopeCost(Record):
@@ -104,6 +110,9 @@ class ScopeCost(Record):
     """Lines in the scope without a card."""
     unquantified: int = 0
     """Usages in the scope that nobody quantified: missing from the totals, not zero."""
+    upper_bound_only: bool = False
+    """Whether every priced line is money published only as an upper bound ("under $500"), so
+    that the low end is unknown, not $0 (renderers write "up to")."""
 
 
 class Unpriced(Record):
@@ -247,6 +256,9 @@ class HeadlineCheck(Record):
     """Cheapest GPU-hour card applied in the scope."""
     card_usd_per_gpu_hour_high: Usd | None
     """Dearest GPU-hour card applied in the scope."""
+    scope_upper_bound_only: bool = False
+    """Whether the scope's cost is known only as published upper bounds
+    (:attr:`ScopeCost.upper_bound_only`): its low end is unknown, not $0."""
 
 
 class Audit(Record):

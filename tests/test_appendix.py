@@ -78,9 +78,9 @@ def test_the_fingerprint_in_every_format_matches_receipts_verify(s1: tuple[Path,
     fp = json.loads((out / "report.json").read_text())["fingerprint"]
     assert (fp["ledger_head"], fp["ledger_seq"]) == (head, seq)
     assert fp["verify_command"] == f"receipts verify --head {head}"
-    # the 31 cards that priced a line, plus the owned basis' 15 H100 purchase-price cards and
-    # 3 US electricity cards
-    assert fp["package_version"] and len(fp["price_cards"]) == 31 + 15 + 3
+    # the 31 cards that priced a line, plus the owned basis' 12 H100 (SXM) purchase-price cards
+    # (one board, eleven servers) and 3 US electricity cards
+    assert fp["package_version"] and len(fp["price_cards"]) == 31 + 12 + 3
     for name in ("report.md", "report.tex", "report-body.tex", "report.html"):
         assert head in (out / name).read_text(encoding="utf-8"), name
 

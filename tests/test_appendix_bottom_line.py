@@ -101,7 +101,7 @@ def test_each_format_opens_with_the_bottom_line_before_section_one(
         assert _escape(name, sentence) in top, sentence
     for verdict in appendix.bottom_line.verdicts:
         assert _escape(name, verdict.text) in top, verdict.text
-    assert _escape(name, "s1/techcrunch: not supported — under-50 misleading") in top
+    assert _escape(name, "s1/techcrunch: not supported — under $50 misleading") in top
 
 
 @pytest.mark.parametrize("name", FORMATS)
@@ -129,10 +129,10 @@ def test_each_format_has_the_price_bases_section_after_the_scopes_table(
         ):
             assert _escape(name, figure) in section, (scope.scope, figure)
     # the final run: 16 H100 for 26 minutes, its owned basis beside the $13.80–$85.21 rental one
-    for figure in ("$13.80–$85.21", "$6.18–$19.28", "7.29–14 kWh", "2.69–5.16 kg", "766–2,446 t"):
+    for figure in ("$13.80–$85.21", "$6.64–$17.30", "7.29–14 kWh", "2.69–5.16 kg", "766–2,446 t"):
         assert _escape(name, figure) in section, figure
     # what the GPUs cost their owner, and where every stated input comes from
-    assert _escape(name, "$460,000–$920,975") in section
+    assert _escape(name, "$497,912–$820,000") in section
     assert "H100" in section and "estimated" in section
     for p in bases.parameters:
         assert _escape(name, p.source) in section, p.name
@@ -222,15 +222,15 @@ def test_the_first_screen_of_audit_s1_sets_the_owned_basis_beside_the_rental_one
     first = "\n".join(lines[:25])
     assert "$50" in first and "$378–$3,675" in first
     assert "Owned rather than rented, the 16 H100" in first
-    assert re.search(r"\$460k–\$921k", first) and "$6.18–$19.28" in first
+    assert re.search(r"\$498k–\$820k", first) and "$6.64–$17.30" in first
     assert "kWh at the facility (estimated)" in first and "kg CO2e" in first
-    assert "s1/techcrunch: not supported — under-50 misleading" in first
+    assert "s1/techcrunch: not supported — under $50 misleading" in first
     assert "s1/vrstate" in first  # every verdict line still on the first screen
     # the tables follow the scopes table, whole numbers, never cut
     rest = done.stdout[done.stdout.index("Scopes: what a dollar figure") :]
     assert "Price bases, energy and emissions" in rest
-    assert "$13.80–$85.21 │ $6.18–$19.28" in rest
-    assert "What the GPUs cost their owner: an H100 costs $29k–$58k" in done.stdout.replace(
+    assert "$13.80–$85.21 │ $6.64–$17.30" in rest
+    assert "What the GPUs cost their owner: an H100 costs $31k–$51k" in done.stdout.replace(
         "\n", " "
     )
 

@@ -44,7 +44,7 @@ def test_the_first_screen_of_audit_s1_at_80_columns_states_the_result(tmp_path: 
     assert "$13.80–$85.21" in first
     assert "$378–$3,675" in first  # the recipe's range
     assert "$3.9M–$40M" in first  # with the inherited base model
-    assert "s1/techcrunch: not supported — under-50 misleading" in first
+    assert "s1/techcrunch: not supported — under $50 misleading" in first
     # The deciding numbers are whole, never cut by column truncation.
     assert "…" not in first
     assert "$40.39M" in out and "$20,928" in out and "2.46M" in out
@@ -83,3 +83,12 @@ def test_a_scope_nothing_prices_says_so_instead_of_a_dollar_figure(tmp_path: Pat
     assert "41,000 GPU-hours that no price card prices" in text
     out = receipts(tmp_path, "audit", str(case), columns=80)
     assert not ZERO_DOLLARS.search(out), out
+
+
+def test_verdict_lines_read_what_each_assertion_checks_not_its_id(tmp_path: Path) -> None:
+    """A reader cannot decode ``about-6``: each assertion reads as its figure or its comparator."""
+    out = receipts(tmp_path, "audit", "s1", columns=200)
+    bottom = out.split("Subject s1-32B")[0]
+    assert "s1/kellogg: not supported (about $6)" in bottom
+    assert "s1/vrstate: not supported — under $50 misleading, comparable to DeepSeek-R1" in bottom
+    assert "about-6" not in bottom and "under-50" not in bottom

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from claims.card import card_paths, plain_paragraph, render_card_html
+from claims.card import article, card_paths, deciding, plain_paragraph, render_card_html
 from claims.report import ClaimVerdict, Verdict
 from ledger.store import Ledger
 from receipts.cli import app
@@ -18,14 +19,15 @@ from receipts.cli import app
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ClaimVerdict]]:
-    """Every claim of the s1, alpaca and sky-t1 cases, checked against one real ledger."""
+    """Every claim of the bundled cases with cost and comparison verdicts, checked against one
+    real ledger."""
     from claims.cli import case_claims
     from ledger.cases import load_case, record_case
 
     url = f"sqlite:///{tmp_path_factory.mktemp('card') / 'ledger.db'}"
     out: dict[str, ClaimVerdict] = {}
     with Ledger(url) as ledger:
-        for case in ("s1", "alpaca", "sky-t1"):
+        for case in ("s1", "alpaca", "sky-t1", "deepseek-v3", "deepseek-r1", "bespoke-stratos"):
             record_case(ledger, load_case(case))
             out.update({c.id: c for c in case_claims(case, ledger)})
     yield out
@@ -35,7 +37,8 @@ def test_a_misleading_cost_says_what_price_it_needs(verdicts: dict[str, ClaimVer
     claim = verdicts["s1/muennighoff"]
     assert claim.verdict is Verdict.MISLEADING
     text = plain_paragraph(claim)
-    assert text.startswith("True only under a narrower reading")
+    assert text.startswith("True only under another reading")
+    assert "What the words state, the final fine-tuning run, rented compute, cost" in text
     assert "It needs $2.88 per GPU-hour; the typical price was $3.99" in text
     assert "the figure holds at only 3 of the 7 price cards of the time" in text
 
@@ -74,9 +77,108 @@ def test_the_other_assertions_of_a_claim_are_named_with_their_verdicts(
 
 
 def test_a_supported_cost_backs_the_words(verdicts: dict[str, ClaimVerdict]) -> None:
+    """A figure published as "under $500" is up to $500: its low end is unknown, not $0."""
     claim = verdicts["alpaca/blog"]
     assert claim.verdict is Verdict.SUPPORTED
-    assert plain_paragraph(claim).startswith("The evidence backs the words.")
+    text = plain_paragraph(claim)
+    assert text.startswith("The evidence backs the words.")
+    assert (
+        "What the words state, generating the 52K demonstrations with the OpenAI API, cost up "
+        "to $500.00 by the source's own published figures." in text
+    )
+    assert "$0.00" not in text
+
+
+def test_a_supported_cost_rates_the_scope_it_rests_on(verdicts: dict[str, ClaimVerdict]) -> None:
+    """DeepSeek-V3's $5.576M holds for the official training at the claimant's $2/GPU-hour:
+    the paragraph rates that scope on that basis, not the first scope listed."""
+    claim = verdicts["deepseek-v3/report"]
+    assert claim.verdict is Verdict.SUPPORTED
+    text = plain_paragraph(claim)
+    assert "What the words state, the official training of DeepSeek-V3" in text
+    assert (
+        "cost $5.58M at the claimant's $2/GPU-hour, an owner's price below the rental cards "
+        "($3.42 at the cheapest)" in text
+    )
+    assert "the figure holds at none of the 2 price cards of the time" in text
+    assert "post-training run only" not in text and "$1,115" not in text
+    nature = plain_paragraph(verdicts["deepseek-r1/nature-table"])
+    assert "What the words state, the R1-specific stages" in nature
+    assert "final R1 training run" not in nature
+
+
+def test_a_misleading_cost_names_what_the_verdict_rests_on(
+    verdicts: dict[str, ClaimVerdict],
+) -> None:
+    bbc = plain_paragraph(verdicts["deepseek-r1/bbc"])
+    assert "The figure is DeepSeek-V3's, not DeepSeek-R1's: what the words describe, the " in bbc
+    assert "final R1 training run" not in bbc
+    hindustan = plain_paragraph(verdicts["deepseek-v3/hindustan-times"])
+    assert "the figure holds only at $5.23M on the owned basis" in hindustan
+    assert "not on the rental basis the words mean" in hindustan
+    inherited = plain_paragraph(verdicts["alpaca/aibusiness"])
+    assert "What the words describe, the recipe from LLaMA-7B" in inherited
+    assert "leave out the inherited LLaMA-7B" in inherited
+
+
+def test_a_not_supported_cost_rates_the_stated_scope(verdicts: dict[str, ClaimVerdict]) -> None:
+    text = plain_paragraph(verdicts["s1/kellogg"])
+    assert (
+        "What the words state, the final fine-tuning run, rented compute, cost $20.73–$85.21 "
+        "across the prices of the time. It needs $0.87 per GPU-hour" in text
+    )
+
+
+def test_no_paragraph_doubles_an_article_repeats_a_range_end_or_counts_zero_cards(
+    verdicts: dict[str, ClaimVerdict],
+) -> None:
+    for claim in verdicts.values():
+        text = plain_paragraph(claim)
+        assert " the the " not in text.lower(), claim.id
+        assert "only 0 of" not in text, claim.id
+        assert not re.search(r"(\$[\d,.]+M?)\u2013\1(?![\d,.])", text), (claim.id, text)
+
+
+def test_a_significant_win_on_a_beats_claim_says_so(verdicts: dict[str, ClaimVerdict]) -> None:
+    text = plain_paragraph(verdicts["s1/paper-o1-preview"])
+    assert (
+        "On MATH500 (500 questions), s1-32B is 7.5 points ahead of o1-preview, more than "
+        "chance explains" in text
+    )
+    assert "within what the words allow" not in text
+
+
+def test_several_named_comparators_are_each_named(verdicts: dict[str, ClaimVerdict]) -> None:
+    text = plain_paragraph(verdicts["bespoke-stratos/blog"])
+    assert "On AIME24 against Sky-T1-32B-Preview, 30 questions" in text
+    assert "On AIME24 against o1-preview, 30 questions" in text
+
+
+@pytest.mark.parametrize(
+    ("number", "word"),
+    [
+        ("8", "an"),
+        ("8.5", "an"),
+        ("11", "an"),
+        ("18", "an"),
+        ("80", "an"),
+        ("86", "an"),
+        ("800", "an"),
+        ("8,000", "an"),
+        ("11,000", "an"),
+        ("18000", "an"),
+        ("11000000", "an"),
+        ("1", "a"),
+        ("12", "a"),
+        ("0.6", "a"),
+        ("110", "a"),
+        ("1,100", "a"),
+        ("180", "a"),
+        ("111", "a"),
+    ],
+)
+def test_the_article_before_a_number_follows_how_it_is_read(number: str, word: str) -> None:
+    assert article(number) == word
 
 
 def test_an_unverifiable_claim_says_nothing_can_check_it(
@@ -135,3 +237,51 @@ def test_check_refuses_a_bad_card_path(tmp_path: Path, name: str) -> None:
     assert done.exit_code == 2
     assert "--out" in done.output
     assert not (tmp_path / "ledger.db").exists()
+
+
+def _axes_of(claim: ClaimVerdict) -> object:
+    from matplotlib.figure import Figure
+
+    from claims.card_chart import _draw
+
+    fig = Figure(figsize=(7, 2.8))
+    ax = fig.add_subplot()
+    assert _draw(ax, claim) is not None
+    return ax
+
+
+def test_an_upper_bound_is_drawn_as_a_bound_not_a_bar_from_the_axis(
+    verdicts: dict[str, ClaimVerdict],
+) -> None:
+    """Alpaca's "under $500" of API calls: nothing drawn below $500/12 on its row (the old
+    chart drew a bar from the axis edge, an invented low end), an arrow, and "up to $500"."""
+    ax: Any = _axes_of(verdicts["alpaca/blog"])
+    rows = [s for s in deciding(verdicts["alpaca/blog"]).scopes if s.cost_usd_high > 0]  # type: ignore[union-attr]
+    row = next(i for i, s in enumerate(rows) if s.upper_bound_only)
+    xs = [x for line in ax.get_lines() for x, y in line.get_xydata() if y == row]
+    assert xs and min(xs) >= 500 / 12 - 1e-9
+    assert [t for t in ax.texts if t.get_text().startswith("up to")]
+    assert any(getattr(c, "arrow_patch", None) is not None for c in ax.texts)
+
+
+def test_the_estimate_label_sits_by_its_point(verdicts: dict[str, ClaimVerdict]) -> None:
+    ax: Any = _axes_of(verdicts["s1/techcrunch"])
+    labels = [t for t in ax.texts if t.get_text() == "\u221217.7"]
+    assert labels and all(abs(t.get_position()[0] - (-17.7)) < 0.1 for t in labels)
+
+
+def test_the_png_card_keeps_its_axis_labels_inside_the_image(
+    verdicts: dict[str, ClaimVerdict],
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from claims.card import render_card_png
+
+    for claim in ("alpaca/blog", "deepseek-v3/report"):
+        png = render_card_png(verdicts[claim])
+        image = Image.open(io.BytesIO(png)).convert("L")
+        # the left margin (the first 2% of the width) stays blank: no label runs off the edge
+        margin = image.crop((0, 0, image.width // 50, image.height))
+        assert margin.getextrema()[0] > 200, claim

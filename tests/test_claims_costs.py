@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,8 @@ from claims.registry import load_registry
 from claims.report import Verdict
 from claims.schema import CostAssertion, PriceBasis
 from ledger.cases import load_case, record_case
-from ledger.prices import bundled_cards
+from ledger.prices import PriceBook, bundled_cards
+from ledger.schema import PriceCard
 from ledger.store import Ledger
 
 WHEN = date(2025, 1, 15)
@@ -151,14 +153,52 @@ def test_a_bound_holding_only_at_the_cheap_end_is_not_supported(ft: SubjectCosts
 
 
 def test_cards_far_from_the_work_do_not_count(ft: SubjectCosts) -> None:
-    """$1.99 (2023-06) would make "under $21" hold for 10 GPU-hours; it is 19 months older than
-    the run, and no card near it is that cheap. The figure fails on the rental basis the words
-    mean; it is what owning H100s costs (about $1.8 an hour at the central inputs), so it is true
-    only on another basis: misleading, never supported (docs/claims.md, "Price bases")."""
+    """A cheap card two years older than the run would make "under $14" hold for 10
+    GPU-hours; no card near the work is that cheap, so the figure fails on the rental basis. It
+    is also below what owning H100s costs at the central inputs (it holds on the owned basis
+    only at its cheap end), so no other basis rescues it: not supported."""
+    far = PriceCard(
+        id="far-cheap-h100",
+        resource="gpu/H100",
+        unit="gpu_hour",
+        price_usd=Decimal("1.20"),
+        date=date(2023, 1, 15),
+        vendor="Far Cloud",
+        term="on-demand",
+        source="test",
+    )
+    y = Decimal(14)
+    owned = ft.owned_rates["gpu/H100"]
+    assert far.usd_per_unit * 10 < y < min(_near_h100()) * 10
+    assert owned.usd_low * 10 < y < owned.usd * 10
+    facts = replace(ft, book=PriceBook([*ft.book.cards, far]))
+    verdict = check_cost(_cost("under", str(y), "toy-ft/final"), facts, WHEN)
+    rental = next(b for b in verdict.scopes[0].bases if b.basis == "rental")
+    assert rental.status == "fails" and far.id not in rental.sources
+    assert next(b for b in verdict.scopes[0].bases if b.basis == "owned").status == (
+        "extreme_prices"
+    )
+    assert verdict.verdict is Verdict.NOT_SUPPORTED
+    # the same card dated near the work prices it, and the figure holds at the cheap end
+    near = far.model_copy(update={"date": WHEN})
+    facts = replace(ft, book=PriceBook([*ft.book.cards, near]))
+    assert check_cost(_cost("under", str(y), "toy-ft/final"), facts, WHEN).verdict is (
+        Verdict.MISLEADING
+    )
+
+
+def test_a_figure_failing_on_rental_but_holding_on_the_owned_basis_is_misleading(
+    ft: SubjectCosts,
+) -> None:
+    """ "under $21" for 10 H100-hours: no near rental card is that cheap (the $1.99 card is 19
+    months older than the run and does not count), but owning H100s costs less than $2.10 an
+    hour at the central inputs: true only on another basis than the words mean (docs/claims.md,
+    "Price bases")."""
     far = min(
         (c for c in bundled_cards() if c.resource == "gpu/H100"), key=lambda c: c.usd_per_unit
     )
     assert far.usd_per_unit * 10 < 21 < min(_near_h100()) * 10
+    assert ft.owned_rates["gpu/H100"].usd * 10 < 21
     verdict = check_cost(_cost("under", "21", "toy-ft/final"), ft, WHEN)
     assert verdict.scopes[0].status == "fails" and verdict.scopes[0].basis == "rental"
     rental = next(b for b in verdict.scopes[0].bases if b.basis == "rental")
@@ -373,7 +413,7 @@ def test_a_figure_that_fits_only_a_wider_scope_is_misleading(ft: SubjectCosts) -
     assert "fails for every scope" not in verdict.reason
 
 
-def _big(tmp_path: Path) -> Path:
+def _big(tmp_path: Path, usd: Decimal | int = 4000) -> Path:
     s = "toy-big"
     return _case(
         tmp_path,
@@ -388,7 +428,7 @@ def _big(tmp_path: Path) -> Path:
             {
                 "id": f"{s}/usd-4000",
                 "subject": s,
-                "usd": 4000,
+                "usd": str(usd),
                 "said_by": "a toy outlet",
                 "quote": "trained for $4,000",
                 "citation": "TOYNEWS",
@@ -445,6 +485,24 @@ def test_another_subjects_figure_is_misleading(ledger: Ledger, tmp_path: Path, h
     assert "another subject's figure: toy-big's $4,000 (a toy outlet, TOYNEWS)" in verdict.reason
     # the base it inherits is in the evidence, not in a reason about someone else's figure
     assert "Qwen2.5-32B-Instruct" not in verdict.reason
+
+
+def test_another_subjects_figure_explains_a_refuted_one_before_a_wider_scope(
+    ft: SubjectCosts, ledger: Ledger, tmp_path: Path
+) -> None:
+    """A figure that fails for the scope the words mean, fits a wider one (all of toy-ft's
+    runs), and is another subject's published figure: the borrowed figure is the explanation
+    (docs/claims.md, "Price bases", last paragraph)."""
+    y = (130 * Decimal(statistics.median(_near_h100()))).quantize(Decimal(1))
+    record_case(ledger, load_case(_big(tmp_path, y)))
+    alone = check_cost(_cost("about", str(y)), ft, WHEN)
+    assert alone.verdict is Verdict.MISLEADING and " fits only all (" in alone.reason
+    verdict = check_cost(_cost("about", str(y)), ft, WHEN, [subject_costs(ledger, "toy-big")])
+    assert verdict.scopes[0].status == "fails"
+    assert any(c.reading == "wider" and c.status == "holds" for c in verdict.scopes)
+    assert verdict.verdict is Verdict.MISLEADING
+    assert f"is another subject's figure: toy-big's ${y:,}" in verdict.reason
+    assert "fits only" not in verdict.reason
 
 
 def test_figure_of_is_checked_before_anything_is_written(ledger: Ledger, tmp_path: Path) -> None:

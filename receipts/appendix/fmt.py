@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from ledger.enums import Category, Provenance
-from ledger.render import hours, markers, number, usd
+from ledger.money import MISSING, usd, usd_exact, usd_range
+from ledger.render import hours, markers, number
 
 __all__ = [
     "category_name",
@@ -31,27 +32,26 @@ __all__ = [
     "seconds",
     "timestamp",
     "usd",
+    "usd_high",
+    "usd_low",
     "usd_range",
     "value",
 ]
 
-MISSING = "—"
+
+def usd_low(value: Decimal | None, upper_bound_only: bool = False) -> str:
+    """The "low" cell of a cost: a dash where the amount is only a published upper bound
+    ("under $500"), whose low end nobody knows (never $0.00)."""
+    return MISSING if upper_bound_only else usd(value)
 
 
-def usd_range(low: Decimal | None, high: Decimal | None) -> str:
-    """``$13.80–$85.21``; one amount where both ends agree; a dash where nothing is priced."""
-    if low is None or high is None:
-        return MISSING
-    if low == high:
-        return usd(low)
-    return f"{usd(low)}–{usd(high)}"
+def usd_high(value: Decimal | None, upper_bound_only: bool = False) -> str:
+    """The "high" cell of a cost: ``up to $500.00`` for a published upper bound."""
+    return usd_range(value, value, upper_bound_only=upper_bound_only)
 
 
-def price(value: Decimal) -> str:
-    """A card's price exactly as stated: ``$0.075``, ``$2.99``, ``$1,200``."""
-    text = format(value.normalize(), "f")
-    whole, _, cents = text.partition(".")
-    return f"${int(whole):,}" + (f".{cents.ljust(2, '0')}" if cents else "")
+price = usd_exact
+"""A card's price exactly as stated: ``$0.075``, ``$2.99``, ``$1,200``."""
 
 
 def pct(value: float | None, digits: int = 1) -> str:

@@ -168,6 +168,8 @@ def _filters() -> dict[str, Callable[..., Any]]:
     return {
         "usd": fmt.usd,
         "usd_range": fmt.usd_range,
+        "usd_low": fmt.usd_low,
+        "usd_high": fmt.usd_high,
         "hours": fmt.hours,
         "number": lambda v: fmt.MISSING if v is None else fmt.number(v),
         "price": fmt.price,

@@ -98,6 +98,7 @@ def _row(
         devices=len(devices) if devices else None,
         shared=any(bool(d.get("shared")) for d in details),
         cost_usd_low=group.cost_usd_low if group and priced else None,
+        cost_upper_bound_only=group.upper_bound_only if group else False,
         cost_usd_high=group.cost_usd_high if group and priced else None,
         unpriced_lines=group.unpriced_lines if group else 0,
         unquantified=unquantified,

@@ -80,6 +80,9 @@ class RunRow(Record):
     """Low end of the run's priced usages; ``None`` where nothing is priced (missing, not 0)."""
     cost_usd_high: Usd | None
     """High end of the run's priced usages."""
+    cost_upper_bound_only: bool = False
+    """Whether the run's cost is known only as published upper bounds ("under $500"): its low
+    end is unknown, not $0 (:attr:`ledger.report.CostGroup.upper_bound_only`)."""
     unpriced_lines: int
     """Usage lines of the run without a price card."""
     unquantified: int
