@@ -133,7 +133,6 @@ def import_prometheus(
     as_json: JsonOpt = False,
 ) -> None:
     """Meter a job's GPUs from NVIDIA's DCGM exporter in Prometheus: one measured run per node.
-
     Per GPU: energy from the counter's differences (resets handled), allocated GPU-seconds (the
     window, or what the scrapes cover where they cover less than 90 % of it) and busy
     GPU-seconds (utilisation), as `receipts run` records them.
