@@ -130,3 +130,16 @@ def test_an_activity_on_a_terminal_draws_its_phases_and_counts(
     assert b"building ]0;titlethe index" in seen  # shown, its control characters dropped
     assert b"counting records" in seen and b"4/4 records" in seen
     assert b"\x1b]0;" not in seen
+
+
+def test_a_sacct_import_shows_its_steps_on_a_terminal_only(tmp_path: Path) -> None:
+    export = DATA / "sacct" / "sacct_duplicates.txt"
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    args = ["import", "sacct", str(export), "--subject", "toy", "--create-subject",
+            "--stage", "sft", "--category", "fine_tuning", "--ledger", url, "--json"]  # fmt: skip
+    stdout, seen, code = _on_a_terminal(args, tmp_path)
+    assert code == 0, seen.decode(errors="replace")
+    assert b"reading sacct_duplicates.txt" in seen
+    assert json.loads(stdout)
+    again = _piped(args, tmp_path)
+    assert again.returncode == 0 and again.stderr == ""

@@ -73,21 +73,24 @@ def import_sacct(
 
     The whole file is checked before anything is written; importing it again adds nothing.
     """
+    from ledger.progress import activity
     from ledger.store import Ledger
     from probes import slurm
 
-    export = slurm.read_sacct(file, timezone)
-    with Ledger(ledger) as store:
-        result = slurm.import_sacct(
-            store,
-            export,
-            subject=subject,
-            stage=stage,
-            category=category,
-            cluster=cluster,
-            gpu_model=gpu_model,
-            create_subject=create_subject,
-        )
+    with activity(f"reading {file.name}") as shown:
+        export = slurm.read_sacct(file, timezone)
+        shown.phase("recording the job attempts")
+        with Ledger(ledger) as store:
+            result = slurm.import_sacct(
+                store,
+                export,
+                subject=subject,
+                stage=stage,
+                category=category,
+                cluster=cluster,
+                gpu_model=gpu_model,
+                create_subject=create_subject,
+            )
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
