@@ -1,46 +1,41 @@
 """The verdict card's sentences for a cost verdict: the scope the verdict rests on, what it cost
 on the price basis that decided, and the price per GPU-hour the figure needs.
 
-:func:`resting_scope` mirrors the order in which :func:`claims.costs.check_cost` decides
-(docs/claims.md, "Cost assertions"), so that the paragraph rates the scope the verdict rests
-on, never merely the first one listed: the scope the words state or imply where the bound holds
-there (or holds only at extreme prices, or fails there but holds on another price basis); else a
-narrower scope that holds; else another subject's scope (the figure is theirs); else a wider
-scope that fits; else the stated or implied one again.
+:func:`resting_scope` reads the rule and the scope that decided the verdict from the verdict
+itself (:attr:`~claims.report.AssertionVerdict.decided_by`, ``decided_scope`` and
+``decided_subject``, recorded by :func:`claims.costs.check_cost`), so that the paragraph rates
+the scope the verdict rests on, never merely the first one listed and never a guess at it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from claims.cost_bases import BASIS_NAMES, PUBLISHED
 from claims.pricing import CHEAPER_THAN_OWNING, OWNER_PRICE
-from claims.report import AssertionVerdict, BasisCheck, ScopeCheck, Verdict
+from claims.report import AssertionVerdict, BasisCheck, DecidedBy, ScopeCheck
 from ledger.money import usd, usd_range
 
 _HOLDING = ("holds", "extreme_prices")
 _FITS = (*_HOLDING, "lower_bound")
 _DETERMINERS = ("the ", "a ", "an ", "all ", "everything", "its ", "their ", "his ", "her ")
 
-Why = Literal["main", "other_basis", "inheritance", "narrower", "other_subject", "wider"]
-
 
 @dataclass(frozen=True)
 class Resting:
-    """The scope a cost verdict rests on, and why it decides."""
+    """The scope a cost verdict rests on, and the rule that decided it."""
 
-    scope: ScopeCheck
-    """The scope the paragraph rates."""
+    scope: ScopeCheck | None
+    """The scope the paragraph rates (``None`` only for another subject's published figure,
+    where that subject defines no scopes)."""
     main: ScopeCheck | None
     """The scope the words state or imply (``None`` where the verdict lists none)."""
-    why: Why
-    """``main``: the verdict is about the stated or implied scope; ``other_basis``: the bound
-    fails there on the basis the words mean but holds on another; ``inheritance``: it holds, but
-    the words leave out an inherited base; ``narrower``, ``other_subject``, ``wider``: the
-    figure fits only that scope."""
+    why: DecidedBy
+    """The rule that decided (:data:`claims.report.DecidedBy`)."""
+    subject: str
+    """Whose scope it is (another subject's, for ``other_subject``)."""
     basis: BasisCheck | None = None
-    """For ``other_basis``: the basis on which it holds."""
+    """For ``other_basis``: the first basis on which the figure holds."""
 
 
 def the(label: str) -> str:
@@ -53,30 +48,22 @@ def the(label: str) -> str:
 
 
 def resting_scope(a: AssertionVerdict) -> Resting | None:
-    """The scope a cost verdict rests on (the module's docstring); ``None`` without scopes."""
-    if not a.scopes:
+    """The scope and rule the cost verdict records as deciding it; ``None`` where it records
+    none (no scopes, or a verdict written before the fields existed)."""
+    if a.decided_by is None or a.decided_subject is None:
         return None
     main = next((s for s in a.scopes if s.reading in ("stated", "implied")), None)
-    if main is not None and main.status in _HOLDING:
-        inherited = a.verdict is Verdict.MISLEADING and main.status == "holds"
-        return Resting(main, main, "inheritance" if inherited else "main")
-    if main is not None and main.status == "fails":
-        alt = [b for b in main.bases if b.basis != main.basis and b.status == "holds"]
-        if alt and a.verdict is Verdict.MISLEADING:
-            return Resting(main, main, "other_basis", alt[0])
-    if a.verdict is Verdict.MISLEADING:
-        held = [s for s in a.scopes if s.reading == "narrower" and s.status in _HOLDING]
-        theirs = [s for s in a.scopes if s.reading == "other_subject"]
-        # another subject's figure: the scope of theirs it fits, else the first of theirs
-        theirs = [s for s in theirs if s.status in _FITS] or theirs
-        wider = [s for s in a.scopes if s.reading == "wider" and s.status in _FITS]
-        if held:
-            return Resting(held[0], main, "narrower")
-        if theirs:
-            return Resting(theirs[0], main, "other_subject")
-        if wider:
-            return Resting(wider[0], main, "wider")
-    return Resting(main or a.scopes[0], main, "main")
+    scope = next(
+        (s for s in a.scopes if (s.subject, s.scope) == (a.decided_subject, a.decided_scope)),
+        None,
+    )
+    if scope is None and a.decided_by != "other_subject":
+        return None
+    basis = None
+    if a.decided_by == "other_basis" and scope is not None:
+        alt = (b for b in scope.bases if b.basis != scope.basis and b.status == "holds")
+        basis = next(alt, None)
+    return Resting(scope, main, a.decided_by, a.decided_subject, basis)
 
 
 def scope_cost(s: ScopeCheck) -> str:
@@ -175,36 +162,8 @@ def cost_sentences(a: AssertionVerdict) -> list[str]:
     if rest is None:
         return [a.reason[0].upper() + a.reason[1:] + "."]
     s, main = rest.scope, rest.main
-    stated = main is not None and main.reading == "stated"
-    described = "What the words state" if stated else "What the words describe"
-    out: list[str] = []
-    if rest.why in ("main", "inheritance"):
-        out.append(f"{described}, {the(s.label)}, {scope_cost(s)}.")
-    elif rest.why == "other_basis":
-        assert rest.basis is not None
-        out.append(
-            f"{described}, {the(s.label)}, {scope_cost(s)}; the figure holds only at "
-            f"{_on_basis(rest.basis)}, not on the {BASIS_NAMES[s.basis]} basis the words mean."
-        )
-    elif rest.why == "other_subject" and s.status not in _FITS:
-        own = f", not {main.subject}'s" if main is not None else ""
-        text = f"The figure is {s.subject}'s{own}"
-        if main is not None:
-            text += f": {described.lower()}, {the(main.label)}, {scope_cost(main)}"
-        out.append(text + ".")
-    else:
-        whose = f"{s.subject}'s " if rest.why == "other_subject" else ""
-        kind = {"narrower": "narrower than", "wider": "wider than", "other_subject": "not"}[
-            rest.why
-        ]
-        text = f"The figure fits {whose}{the(s.label)}, which {scope_cost(s)}"
-        if main is not None:
-            text += (
-                f"; that is {kind} what the words describe, {the(main.label)}, which "
-                f"{scope_cost(main)}"
-            )
-        out.append(text + ".")
-    if rest.why == "inheritance" and (base := _inherited(a.reason)):
+    out = [_resting_sentence(rest)]
+    if rest.why == "inherited_base" and (base := _inherited(a.reason)):
         out.append(f"The words speak of producing the model, and leave out the inherited {base}.")
     rated = {"other_basis": main, "other_subject": None, "wider": None}.get(rest.why, s)
     if rated is not None and (rate := rate_sentence(rated)):
@@ -216,3 +175,34 @@ def cost_sentences(a: AssertionVerdict) -> list[str]:
             f"({gaps[0]}{', …' if len(gaps) > 1 else ''}) would only add to the total."
         )
     return out
+
+
+def _resting_sentence(rest: Resting) -> str:
+    """The scope the verdict rests on and what it cost, set against the scope the words mean
+    where another decided."""
+    s, main = rest.scope, rest.main
+    stated = main is not None and main.reading == "stated"
+    described = "What the words state" if stated else "What the words describe"
+    if rest.why == "other_subject" and (s is None or s.status not in _FITS):
+        own = f", not {main.subject}'s" if main is not None else ""
+        text = f"The figure is {rest.subject}'s{own}"
+        if main is not None:
+            text += f": {described.lower()}, {the(main.label)}, {scope_cost(main)}"
+        return text + "."
+    assert s is not None  # only another subject's figure may rest on no scope
+    if rest.why in ("main", "inherited_base"):
+        return f"{described}, {the(s.label)}, {scope_cost(s)}."
+    if rest.why == "other_basis":
+        assert rest.basis is not None  # the rule needs a basis on which it holds
+        return (
+            f"{described}, {the(s.label)}, {scope_cost(s)}; the figure holds only at "
+            f"{_on_basis(rest.basis)}, not on the {BASIS_NAMES[s.basis]} basis the words mean."
+        )
+    whose = f"{s.subject}'s " if rest.why == "other_subject" else ""
+    kind = {"narrower": "narrower than", "wider": "wider than", "other_subject": "not"}[rest.why]
+    text = f"The figure fits {whose}{the(s.label)}, which {scope_cost(s)}"
+    if main is not None:
+        text += (
+            f"; that is {kind} what the words describe, {the(main.label)}, which {scope_cost(main)}"
+        )
+    return text + "."

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from claims.cost_bases import (
     BASIS_NAMES,
@@ -44,7 +44,7 @@ from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.files import LoadedClaim
 from claims.pricing import ScopePrice
 from claims.registry import name_key
-from claims.report import AssertionVerdict, ScopeCheck, Verdict
+from claims.report import AssertionVerdict, DecidedBy, ScopeCheck, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.errors import NotFoundError
@@ -60,6 +60,18 @@ _T = 1 + ABOUT_TOLERANCE
 _HOLDING = ("holds", "extreme_prices")
 _PUBLISHED = PUBLISHED
 Reading = Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
+
+
+class _Decision(NamedTuple):
+    """What decided a cost verdict (:attr:`AssertionVerdict.decided_by` and its scope)."""
+
+    verdict: Verdict
+    reason: str
+    by: DecidedBy
+    scope: ScopeCheck | None
+    """The deciding check (``None``: another subject's figure, that subject has no scopes)."""
+    subject: str
+    """The deciding scope's subject (the figure's, where ``scope`` is ``None``)."""
 
 
 _HINT = (
@@ -230,8 +242,8 @@ def check_cost(
         for s in other.scopes
     ]
     matches = [f for other in elsewhere for f in other.figures if _near(f.usd, a.usd)]
-    verdict, reason, borrowed = _decide(a.usd, words, main, checks, others, matches)
-    reason = basis_words(main, reason)
+    decision = _decide(a.usd, words, main, checks, others, matches)
+    verdict, reason = decision.verdict, basis_words(main, decision.reason)
     evidence = [every_basis(main), *(_evidence(c) for c in [*checks, *others])]
     if recorded is not None:
         f = recorded[1]
@@ -242,10 +254,11 @@ def check_cost(
         )
     if a.scope is None and not target.include_inherited:
         own = facts.scope(target)
-        verdict, reason = _inheritance(
-            a, facts, own, claim_date, verdict, reason, evidence, quiet=borrowed
-        )
-    return _verdict(a, verdict, reason, [*checks, *others], evidence)
+        quiet = decision.by == "other_subject"
+        raised, reason = _inheritance(a, facts, own, claim_date, verdict, reason, evidence, quiet)
+        if raised is not verdict:  # the inherited base made it misleading
+            decision = _Decision(raised, reason, "inherited_base", main, main.subject)
+    return _verdict(a, decision.verdict, reason, [*checks, *others], evidence, decision)
 
 
 def _near(figure: Decimal, y: Decimal) -> bool:
@@ -335,27 +348,29 @@ def _decide(
     checks: list[ScopeCheck],
     others: list[ScopeCheck],
     matches: list[HeadlineFigure],
-) -> tuple[Verdict, str, bool]:
-    """(verdict, reason, whether the figure is another subject's) from the scopes' statuses."""
+) -> _Decision:
+    """The verdict, its reason and the rule and scope that decided it, from the scopes'
+    statuses (the first rule that applies, in the order below)."""
     narrower = [c for c in checks if c.reading == "narrower"]
     wider = [c for c in checks if c.reading == "wider"]
     held = [c for c in narrower if c.status in _HOLDING]
     own = " (the source's own published figures, not independently checked)"
     if main.status == "holds":
         text = f"{words} holds for {_span(main)}"
-        return Verdict.SUPPORTED, text + (own if main.representative == _PUBLISHED else ""), False
+        text += own if main.representative == _PUBLISHED else ""
+        return _Decision(Verdict.SUPPORTED, text, "main", main, main.subject)
     if main.status == "extreme_prices":
-        return Verdict.MISLEADING, f"{words} holds for {main.label} only at {_needs(main)}", False
+        text = f"{words} holds for {main.label} only at {_needs(main)}"
+        return _Decision(Verdict.MISLEADING, text, "main", main, main.subject)
     # a figure refuted on the basis the words mean, true on another (the owned cost, say)
     if main.status == "fails" and (
         alt := [b for b in main.bases if b.basis != main.basis and b.status == "holds"]
     ):
-        return (
-            Verdict.MISLEADING,
+        text = (
             f"{words} holds only on {'; '.join(on_basis(b) for b in alt)}; not on the "
-            f"{BASIS_NAMES[main.basis]} basis the words mean: {_span(main)}",
-            False,
+            f"{BASIS_NAMES[main.basis]} basis the words mean: {_span(main)}"
         )
+        return _Decision(Verdict.MISLEADING, text, "other_basis", main, main.subject)
     if held:
         how = "; not for" if main.status == "fails" else "; for"
         rest = {
@@ -364,37 +379,29 @@ def _decide(
             "upper_bound": f"{main.label}, which the words imply, only upper bounds are known",
             "unquantified": f"{main.label}, which the words imply, nothing has a cost",
         }[main.status]
-        return Verdict.MISLEADING, f"{words} holds only for {_spans(held)}{how} {rest}", False
+        text = f"{words} holds only for {_spans(held)}{how} {rest}"
+        return _Decision(Verdict.MISLEADING, text, "narrower", held[0], held[0].subject)
     theirs = [c for c in others if c.status in (*_HOLDING, "lower_bound")]
     whose = [f"{f.subject}'s {usd(f.usd)} ({f.said_by}, {f.citation})" for f in matches] or [
         _spans(theirs, subject=True)
     ]
-    borrowed = (
-        Verdict.MISLEADING,
-        f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}",
-        True,
-    )
+    text = f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}"
+    borrowed = _borrowed(text, others, theirs, matches)
     # a figure another subject published explains a refuted one before a wider scope that
     # only a lower bound fits
-    if main.status == "fails" and matches:
+    if main.status == "fails" and matches and borrowed is not None:
         return borrowed
     # a wider or another subject's scope whose known part fits is enough to mislead
     if main.status == "fails" and (
         fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]
     ):
-        return (
-            Verdict.MISLEADING,
-            f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}",
-            False,
-        )
-    if matches or theirs:
+        text = f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}"
+        return _Decision(Verdict.MISLEADING, text, "wider", fits[0], fits[0].subject)
+    if borrowed is not None:
         return borrowed
     if main.status == "unquantified":
-        return (
-            Verdict.UNVERIFIABLE,
-            f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0",
-            False,
-        )
+        text = f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0"
+        return _Decision(Verdict.UNVERIFIABLE, text, "main", main, main.subject)
     if main.status in ("lower_bound", "upper_bound"):
         missing = (
             f"{main.label} also counts {_gaps(main)}"
@@ -402,26 +409,39 @@ def _decide(
             else f"{main.label} is known only as published upper bounds (up to "
             f"{usd(main.cost_usd_high)}), which say nothing of how much less it cost"
         )
-        return (
-            Verdict.INCONCLUSIVE,
+        text = (
             f"{words} is consistent with what is known of {_span(main)}, but {missing}: that "
-            "cannot support it",
-            False,
+            "cannot support it"
         )
+        return _Decision(Verdict.INCONCLUSIVE, text, "main", main, main.subject)
     priced = [c for c in (main, *narrower, *wider) if c.status != "unquantified"]
     cheapest = min(priced, key=lambda c: c.cost_usd_low)
+    text = f"{words} fails for {_span(main)}, and fits no other scope"
     if y < cheapest.cost_usd_low:
-        return (
-            Verdict.NOT_SUPPORTED,
+        text = (
             f"{words} is below every scope; the cheapest, {_span(cheapest)}, costs at least "
-            f"{usd(cheapest.cost_usd_low)} at the cheapest near prices",
-            False,
+            f"{usd(cheapest.cost_usd_low)} at the cheapest near prices"
         )
-    return (
-        Verdict.NOT_SUPPORTED,
-        f"{words} fails for {_span(main)}, and fits no other scope",
-        False,
-    )
+    return _Decision(Verdict.NOT_SUPPORTED, text, "main", main, main.subject)
+
+
+def _borrowed(
+    text: str,
+    others: Sequence[ScopeCheck],
+    theirs: Sequence[ScopeCheck],
+    matches: Sequence[HeadlineFigure],
+) -> _Decision | None:
+    """Another subject's figure, where the words use one (a published figure of their size, or
+    a scope of theirs it fits): resting on the first scope of theirs it fits; else on the scope
+    their published figure is about (else their first scope)."""
+    if theirs:
+        return _Decision(Verdict.MISLEADING, text, "other_subject", theirs[0], theirs[0].subject)
+    if not matches:
+        return None
+    f = matches[0]
+    same = [c for c in others if c.subject == f.subject]
+    scope = next((c for c in same if c.scope == f.scope), same[0] if same else None)
+    return _Decision(Verdict.MISLEADING, text, "other_subject", scope, f.subject)
 
 
 def _inheritance(
@@ -486,7 +506,7 @@ def _figure(c: ScopeCheck) -> str:
     published upper bounds are known of part of it (their low end is unknown, not $0)."""
     if c.status == "unquantified":
         return "—"
-    if c.status == "upper_bound" or (c.cost_usd_low == 0 < c.cost_usd_high):
+    if c.status == "upper_bound" or c.upper_bound_only:
         return f"up to {usd(c.representative_usd_high)}"
     return _range(c.representative_usd_low, c.representative_usd_high)
 
@@ -570,6 +590,7 @@ def _verdict(
     reason: str,
     checks: list[ScopeCheck],
     evidence: list[str],
+    decision: _Decision | None = None,
 ) -> AssertionVerdict:
     return AssertionVerdict(
         id=a.id,
@@ -584,4 +605,7 @@ def _verdict(
         ],
         evidence=evidence,
         scopes=checks,
+        decided_by=decision.by if decision else None,
+        decided_scope=decision.scope.scope if decision and decision.scope else None,
+        decided_subject=decision.subject if decision else None,
     )

@@ -195,9 +195,9 @@ def price_line(
     Returns ``(None, gap)`` for a line no card or basis prices.
     """
     q_low, q_high = dec(line.quantity_low), dec(line.quantity_high)
-    if line.unit is Unit.USD:  # "under $500" is stored as 0..500: only its top is known
-        bound = line.quantity_low == 0 < line.quantity_high
-        return LinePrice(line, q_low, q_low, q_high, q_high, None, upper_only=bound), None
+    if line.unit is Unit.USD:  # money as money; "under $500" is known only by its top
+        upper = line.upper_bound_only
+        return LinePrice(line, q_low, q_low, q_high, q_high, None, upper_only=upper), None
     found = book.range(line.resource, line.unit)
     # a rental figure is read against on-demand prices where there are any: commitments of one
     # or three years are cheaper per hour, and not what renting for one run costs

@@ -267,6 +267,10 @@ class ScopeCheck(Record):
     "up to")."""
 
 
+DecidedBy = Literal["main", "other_basis", "inherited_base", "narrower", "other_subject", "wider"]
+"""Which rule of a cost verdict decided it (:attr:`AssertionVerdict.decided_by`)."""
+
+
 class AssertionVerdict(Record):
     """The verdict on one assertion, with the evidence that decided it."""
 
@@ -298,6 +302,23 @@ class AssertionVerdict(Record):
     margin_points: float | None = None
     """The margin the words state, in percentage points; ``None`` where they state none (then
     parity uses the default band of :data:`claims.decide.DEFAULT_PARITY_MARGIN_POINTS`)."""
+    decided_by: DecidedBy | None = None
+    """For cost checks, the rule that decided the verdict (docs/claims.md, "Cost assertions"):
+    ``main``, the status of the scope the words state or imply (supported, at extreme prices,
+    unverifiable, inconclusive, not supported); ``other_basis``, it fails there on the basis
+    the words mean and holds on another; ``narrower``, a narrower scope holds; ``wider``, only
+    a wider scope fits; ``other_subject``, the figure is another subject's; ``inherited_base``,
+    the words leave out an inherited base, which made the verdict misleading. ``None`` for
+    other kinds and where the subject has no cost scopes."""
+    decided_scope: str | None = None
+    """For cost checks: the id of the scope the verdict rests on (:attr:`ScopeCheck.scope`, of
+    the check whose ``subject`` is :attr:`decided_subject`): the stated or implied scope for
+    ``main``, ``other_basis`` and ``inherited_base``, else the narrower, wider or other
+    subject's scope that decided (the first listed where several do). ``None`` where there is
+    none (another subject's published figure, where that subject defines no scopes)."""
+    decided_subject: str | None = None
+    """For cost checks: the subject of :attr:`decided_scope` (another subject's for
+    ``other_subject``: the one whose figure the words use)."""
 
 
 class ClaimVerdict(Record):
@@ -326,7 +347,9 @@ class ClaimVerdict(Record):
 
 CHECK_REPORT_VERSION = 2
 """Version of what ``receipts check --json`` prints. 2: a cost check's scopes carry ``status``,
-the representative price and the gaps (``holds`` is gone); comparisons say which tables paired."""
+the representative price and the gaps (``holds`` is gone); comparisons say which tables paired.
+Added fields keep version 2 (a cost verdict's ``decided_by``, ``decided_scope`` and
+``decided_subject``): a version-2 file without them reads with their defaults, ``None``."""
 
 
 class CheckReport(Record):

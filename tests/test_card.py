@@ -188,6 +188,52 @@ def test_an_unverifiable_claim_says_nothing_can_check_it(
     assert text.startswith("Nothing published can check the words.")
 
 
+def test_the_card_rates_the_scope_the_rule_that_decided_names(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """The words credit the figure to toy-big (``figure_of``), but toy-big published no figure
+    of that size and none of its scopes fits it; the figure fails for the recipe the words
+    imply and fits only all of toy-ft's runs. The wider scope decided the verdict, and the card
+    says so: a card that guessed from the scopes alone called the figure toy-big's."""
+    import yaml
+    from test_claims_costs import _big, _y, toy_ft
+
+    from claims.engine import check_claims
+    from claims.files import load_claims
+    from claims.registry import load_registry
+    from ledger.cases import load_case, record_case
+
+    y = _y(130)
+    toy_ft(tmp_path)
+    record_case(ledger, load_case(_big(tmp_path)))  # toy-big's own figure is $4,000
+    assert not y * 5 / 6 <= 4000 <= y * 6 / 5
+    claim = tmp_path / "claim.yaml"
+    assertion = {"kind": "cost", "id": "c", "text": "t", "bound": "about", "usd": int(y)}
+    claim.write_text(
+        yaml.safe_dump(
+            {
+                "schema_version": 1,
+                "id": "toy/figure-of",
+                "title": "t",
+                "subject": "toy-ft",
+                "case": "toy-ft.yaml",
+                "source": {"outlet": "o", "quote": "q", "language": "en", "date": "2025-01-15"},
+                "assertions": [{**assertion, "figure_of": "toy-big"}],
+            }
+        )
+    )
+    registry = load_registry()
+    verdict = check_claims(load_claims([str(claim)], registry), registry, ledger).claims[0]
+    a = verdict.assertions[0]
+    assert a.verdict is Verdict.MISLEADING
+    assert [s.status for s in a.scopes if s.subject == "toy-big"] == ["fails"]
+    assert (a.decided_by, a.decided_subject, a.decided_scope) == ("wider", "toy-ft", "toy-ft/all")
+    text = plain_paragraph(verdict)
+    assert "The figure fits the all, which cost " in text
+    assert "; that is wider than what the words describe, the recipe, which cost " in text
+    assert "toy-big" not in text
+
+
 def test_the_html_card_is_one_self_contained_file(verdicts: dict[str, ClaimVerdict]) -> None:
     page = render_card_html(verdicts["s1/seed-zh"])
     assert "李飞飞" in page and "Noto Sans CJK SC" in page

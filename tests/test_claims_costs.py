@@ -388,6 +388,38 @@ def test_a_range_needs_its_high_end(tmp_path: Path) -> None:
         load_case(bad)
 
 
+def test_an_upper_bound_is_the_ledgers_word_not_a_low_end_of_0() -> None:
+    """Whether money is known only as an upper bound is read from the cost line (the ledger
+    sets it for money published as "under $Y", ledger.costs), never guessed from a low end of
+    $0: a line the ledger does not flag is priced as the range it states."""
+    from claims.pricing import price_line
+    from ledger.report import CostLine
+    from ledger.schema import Category, Provenance, Unit
+
+    line = CostLine(
+        subject="toy",
+        inherited=False,
+        category=Category.DATA,
+        stage="gen",
+        run="toy/gen",
+        resource="api/x",
+        unit=Unit.USD,
+        provenance=Provenance.ESTIMATED,
+        quantity=250.0,
+        quantity_low=0.0,
+        quantity_high=500.0,
+        cost_usd_low=Decimal(0),
+        cost_usd_high=Decimal(500),
+        low_card=None,
+        high_card=None,
+        cards=[],
+    )
+    ranged, _ = price_line(line, PriceBook([]), WHEN)
+    bound, _ = price_line(line.model_copy(update={"upper_bound_only": True}), PriceBook([]), WHEN)
+    assert ranged is not None and not ranged.upper_only
+    assert bound is not None and bound.upper_only
+
+
 # ---- 5. what a fine-tune inherits --------------------------------------------------------------
 
 
@@ -503,6 +535,63 @@ def test_another_subjects_figure_explains_a_refuted_one_before_a_wider_scope(
     assert verdict.verdict is Verdict.MISLEADING
     assert f"is another subject's figure: toy-big's ${y:,}" in verdict.reason
     assert "fits only" not in verdict.reason
+
+
+def _y(hours: int) -> Decimal:
+    """A figure the size of ``hours`` H100-hours at the median near card."""
+    return (hours * Decimal(statistics.median(_near_h100()))).quantize(Decimal(1))
+
+
+@pytest.mark.parametrize(
+    ("words", "by", "scope"),
+    [
+        (("under", "+1", "toy-ft/final"), "main", "toy-ft/final"),  # holds where stated
+        (("under", "21", "toy-ft/final"), "other_basis", "toy-ft/final"),  # owned holds
+        (("under", "1000", None), "inherited_base", "toy-ft/recipe"),  # holds, base left out
+        # the final run holds, the recipe does not: narrower decides; the base left out
+        # changes nothing (already misleading), so it does not take the credit
+        (("under", "+1", None), "narrower", "toy-ft/final"),
+        (("about", "130", None), "wider", "toy-ft/all"),  # only all of the runs fits
+        (("under", "5", None), "main", "toy-ft/recipe"),  # below every scope: not supported
+    ],
+)
+def test_a_cost_verdict_records_the_rule_and_scope_that_decided_it(
+    ft: SubjectCosts, words: tuple[str, str, str | None], by: str, scope: str
+) -> None:
+    bound, size, stated = words
+    median = Decimal(statistics.median(_near_h100()))
+    usd = {"+1": str(10 * median + 1), "130": str(_y(130))}.get(size, size)
+    verdict = check_cost(_cost(bound, usd, stated), ft, WHEN)
+    assert (verdict.decided_by, verdict.decided_subject, verdict.decided_scope) == (
+        by,
+        "toy-ft",
+        scope,
+    ), verdict.reason
+
+
+def test_a_borrowed_figure_rests_on_the_scope_its_owner_published_it_for(
+    ft: SubjectCosts, ledger: Ledger, tmp_path: Path
+) -> None:
+    """Another subject's published figure of the claim's size, where no scope of theirs fits
+    it (their scope is priced far above it): the verdict rests on the scope their figure is
+    about, and names them."""
+    y = _y(130)
+    record_case(ledger, load_case(_big(tmp_path, y)))
+    big = subject_costs(ledger, "toy-big")
+    verdict = check_cost(_cost("about", str(y)), ft, WHEN, [big])
+    theirs = next(c for c in verdict.scopes if c.subject == "toy-big")
+    assert theirs.status == "fails"
+    assert (verdict.decided_by, verdict.decided_subject, verdict.decided_scope) == (
+        "other_subject",
+        "toy-big",
+        "toy-big/training",
+    )
+
+
+def test_a_subject_without_scopes_records_no_deciding_scope() -> None:
+    verdict = check_cost(_cost("under", "50"), None, WHEN)
+    assert verdict.verdict is Verdict.UNVERIFIABLE
+    assert verdict.decided_by is None and verdict.decided_scope is None
 
 
 def test_figure_of_is_checked_before_anything_is_written(ledger: Ledger, tmp_path: Path) -> None:
