@@ -6,6 +6,10 @@ entry whose origin the target does not have yet, re-chained onto the target's ha
 record the target already holds with the same content is mapped onto it instead of copied.
 Supersessions are remapped to the target's sequence numbers. So merging the same file twice
 changes nothing, and both chains stay verifiable.
+
+A source whose run measured the GPUs of a job on a node that a run of the target already measured
+over an overlapping window (a Prometheus import of the same job, say) is refused before anything
+is written (:mod:`ledger.metered`): the report would count those GPUs twice.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from ledger import tables
 from ledger.chain import COLUMNS, digest, rollup_key, row_to_record
 from ledger.engine import safe_url
 from ledger.errors import InputError
+from ledger.metered import already_metered, measuring_runs, metered_twice, meters_gpus
+from ledger.schema import Run
 from ledger.store import Ledger
 
 
@@ -38,13 +44,18 @@ def _origin(ledger_id: str, row: dict[str, Any]) -> str:
     return str(row["origin"] or f"{ledger_id}:{row['seq']}")
 
 
-def merge(target: Ledger, source_url: str) -> MergeResult:
-    """Append the source ledger's entries that the target lacks.
+@dataclass(frozen=True)
+class _Source:
+    """A source ledger read (and verified) before anything is written."""
 
-    Raises:
-        InputError: the source fails verification (a broken ledger is never merged), or it is
-            the target itself.
-    """
+    url: str
+    ledger_id: str
+    rows: list[dict[str, Any]]
+    metering: list[Run]
+    """Its runs that measured GPU time (or, running, are measuring it)."""
+
+
+def _read(target: Ledger, source_url: str) -> _Source:
     with Ledger(source_url, reap=False) as source:
         if source.ledger_id == target.ledger_id:
             raise InputError(f"{safe_url(source_url)} is the target ledger itself")
@@ -54,58 +65,104 @@ def merge(target: Ledger, source_url: str) -> MergeResult:
                 f"{safe_url(source_url)}: fails verification at entry {check.first_bad_seq} "
                 f"({check.reason}); not merged"
             )
-        source_id = source.ledger_id
         with source.connect() as conn:
             rows = [
                 dict(r) for r in conn.execute(text("SELECT * FROM entries ORDER BY seq")).mappings()
             ]
-    copied = present = 0
-    with target.transaction() as conn:
-        target_id = tables.ledger_id(conn)
-        seq_of: dict[str, int] = {}
-        for found in conn.execute(text("SELECT seq, origin FROM entries")).mappings():
-            seq_of[_origin(target_id, dict(found))] = int(found["seq"])
-        source_origin = {int(r["seq"]): _origin(source_id, r) for r in rows}
-        seq, prev = tables.head(conn)
-        for row in rows:
-            origin = source_origin[int(row["seq"])]
-            if origin in seq_of:
-                present += 1
-                continue
-            same = _identical_current(conn, row)
-            if same is not None:
-                seq_of[origin] = same
-                present += 1
-                continue
-            superseded = None
-            if row["supersedes"] is not None:
-                superseded = seq_of.get(source_origin.get(int(row["supersedes"]), ""))
-            if superseded is None and row["record_id"] is not None:
-                current = tables.current_entry(conn, row["kind"], row["record_id"])
-                superseded = None if current is None else int(current["seq"])
-            values = tuple(
-                superseded if c == "supersedes" else origin if c == "origin" else row[c]
-                for c in COLUMNS
+        measured = measuring_runs(source.usages())
+        metering = [run for run in source.runs() if meters_gpus(run, measured)]
+        return _Source(safe_url(source_url), source.ledger_id, rows, metering)
+
+
+def _refuse_metered_twice(target: Ledger, sources: list[_Source]) -> None:
+    """A source's run that measured a job's GPUs on a node where a run of the target (or of a
+    source merged before it) measured them over an overlapping window would have them counted
+    twice (:mod:`ledger.metered`): the merge is refused, naming both."""
+    for index, source in enumerate(sources):
+        earlier = [run for before in sources[:index] for run in before.metering]
+        clashes = already_metered(target, source.metering) + metered_twice(
+            earlier, {run.id for run in earlier}, source.metering
+        )
+        for clash in clashes:
+            new = clash.new
+            start = f"{new.started_at:%Y-%m-%dT%H:%M:%SZ}" if new.started_at else "?"
+            end = f"{new.ended_at:%Y-%m-%dT%H:%M:%SZ}" if new.ended_at else "now"
+            raise InputError(
+                f"{source.url}: run {new.id} measured job {clash.job_id}'s GPUs on {clash.host} "
+                f"({start} to {end}), and {clash.old_run()} measured them already: merging "
+                f"would count them twice; nothing merged; {clash.compare_hint()}"
             )
-            seq += 1
-            entry_hash = digest(prev, values)
-            tables.insert_rows(conn, [(seq, *values, prev, entry_hash)])
-            prev = entry_hash
-            seq_of[origin] = seq
-            copied += 1
-            fresh = dict(zip(COLUMNS, values, strict=True))
-            if superseded is not None:
-                old = (
-                    conn.execute(text("SELECT * FROM entries WHERE seq = :s"), {"s": superseded})
-                    .mappings()
-                    .one()
-                )
-                if old["kind"] == "usage":
-                    tables.roll(conn, rollup_key(dict(old)), dict(old), sign=-1)
-            if row["kind"] == "usage":
-                tables.roll(conn, rollup_key(fresh), fresh, sign=1)
-        tables.set_head(conn, seq, prev)
-    return MergeResult(safe_url(source_url), copied, present)
+
+
+def merge(target: Ledger, source_url: str) -> MergeResult:
+    """Append the source ledger's entries that the target lacks (:func:`merge_all` of one)."""
+    (done,) = merge_all(target, [source_url])
+    return done
+
+
+def merge_all(target: Ledger, source_urls: list[str]) -> list[MergeResult]:
+    """Append each source ledger's entries that the target lacks, in order, in one transaction:
+    every source is read and checked before anything is written.
+
+    Raises:
+        InputError: a source fails verification (a broken ledger is never merged), or it is the
+            target itself, or one of its runs measured the GPUs of a job on a node that a run
+            already there measured over an overlapping window (:mod:`ledger.metered`).
+    """
+    sources = [_read(target, url) for url in source_urls]
+    _refuse_metered_twice(target, sources)
+    with target.transaction() as conn:
+        return [_append(conn, source) for source in sources]
+
+
+def _append(conn: Connection, source: _Source) -> MergeResult:
+    rows = source.rows
+    copied = present = 0
+    target_id = tables.ledger_id(conn)
+    seq_of: dict[str, int] = {}
+    for found in conn.execute(text("SELECT seq, origin FROM entries")).mappings():
+        seq_of[_origin(target_id, dict(found))] = int(found["seq"])
+    source_origin = {int(r["seq"]): _origin(source.ledger_id, r) for r in rows}
+    seq, prev = tables.head(conn)
+    for row in rows:
+        origin = source_origin[int(row["seq"])]
+        if origin in seq_of:
+            present += 1
+            continue
+        same = _identical_current(conn, row)
+        if same is not None:
+            seq_of[origin] = same
+            present += 1
+            continue
+        superseded = None
+        if row["supersedes"] is not None:
+            superseded = seq_of.get(source_origin.get(int(row["supersedes"]), ""))
+        if superseded is None and row["record_id"] is not None:
+            current = tables.current_entry(conn, row["kind"], row["record_id"])
+            superseded = None if current is None else int(current["seq"])
+        values = tuple(
+            superseded if c == "supersedes" else origin if c == "origin" else row[c]
+            for c in COLUMNS
+        )
+        seq += 1
+        entry_hash = digest(prev, values)
+        tables.insert_rows(conn, [(seq, *values, prev, entry_hash)])
+        prev = entry_hash
+        seq_of[origin] = seq
+        copied += 1
+        fresh = dict(zip(COLUMNS, values, strict=True))
+        if superseded is not None:
+            old = (
+                conn.execute(text("SELECT * FROM entries WHERE seq = :s"), {"s": superseded})
+                .mappings()
+                .one()
+            )
+            if old["kind"] == "usage":
+                tables.roll(conn, rollup_key(dict(old)), dict(old), sign=-1)
+        if row["kind"] == "usage":
+            tables.roll(conn, rollup_key(fresh), fresh, sign=1)
+    tables.set_head(conn, seq, prev)
+    return MergeResult(source.url, copied, present)
 
 
 def _identical_current(conn: Connection, row: dict[str, Any]) -> int | None:

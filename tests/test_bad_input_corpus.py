@@ -1706,6 +1706,32 @@ OPTION_CASES = [
         "unknown region 'XYZ'",
         "grid_carbon_intensity.json",
     ),
+    # one job metered once: a run metered elsewhere (--no-meter) declares no GPUs either
+    bad(
+        "run-no-meter-with-declared-gpus",
+        {},
+        [
+            "run",
+            "--ledger",
+            "sqlite:///{d}/run.db",
+            "--subject",
+            "toy",
+            "--stage",
+            "sft",
+            "--category",
+            "fine_tuning",
+            "--no-meter",
+            "--gpus",
+            "1",
+            "--gpu-model",
+            "H100",
+            "--",
+            "true",
+        ],
+        "--no-meter",
+        "--gpus",
+        ledger=False,
+    ),
 ]
 
 CASES = [

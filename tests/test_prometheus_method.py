@@ -69,9 +69,13 @@ def test_a_generous_window_holds_values_one_scrape_interval_only() -> None:
 
 
 class _Source:
-    """Prometheus's answer for one GPU scraped every 10 s from 1010 to 1090 (a fake server)."""
+    """Prometheus's answer for one GPU of job 7 on gpu-01 scraped every 10 s, nine times from
+    ``first_s`` (1010 to 1090 by default): a fake server."""
 
     url = "http://127.0.0.1:9"
+
+    def __init__(self, first_s: float = 1010.0) -> None:
+        self.first_s = first_s
 
     def samples(self, metric: str, matchers: object, start_s: float, end_s: float) -> list[Series]:
         labels = {"gpu": "0", "UUID": "GPU-0", "modelName": "NVIDIA H100 80GB HBM3",
@@ -79,7 +83,7 @@ class _Source:
         value = {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": lambda i: 7e6 * i,
                  "DCGM_FI_DEV_POWER_USAGE": lambda i: 700.0,
                  "DCGM_FI_DEV_GPU_UTIL": lambda i: 50.0}[metric]  # fmt: skip
-        return [Series(metric, labels, [(1010.0 + 10 * i, value(i)) for i in range(9)])]
+        return [Series(metric, labels, [(self.first_s + 10 * i, value(i)) for i in range(9)])]
 
 
 def test_a_generous_end_buys_no_gpu_hours() -> None:

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ledger.metered import node_name
 from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage
-from probes.prometheus.importer import job_window, metering_runs, node_name, plan_runs
+from probes.prometheus.importer import job_window, metering_runs, plan_runs
 from probes.prometheus.meter import Selection, meter_job
 from probes.prometheus.query import PrometheusSource
 from probes.prometheus.schema import Comparison, NodeComparison

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InputError
-from ledger.schema import PARENT_RUN, Category, Provenance, Run, RunStatus, Unit, Usage
+from ledger.metered import already_metered
+from ledger.schema import Category, Run, RunStatus, Usage
 from probes.gpu.usage import device_usage_fields
 from probes.ids import id_part
 from probes.prometheus.errors import PrometheusError
@@ -179,73 +180,32 @@ def _row(g: GpuMeasure) -> ImportedGpu:
     )
 
 
-def node_name(host: str | None) -> str:
-    """``gpu-01`` of ``gpu-01.cluster.example.org``: a wrapper records the host name the node
-    gives itself, the exporter's ``Hostname`` label may be the short one (Slurm's rule too)."""
-    return (host or "").split(".", 1)[0]
-
-
-def _overlaps(old: Run, new: Run) -> bool:
-    assert new.started_at is not None and new.ended_at is not None
-    if old.started_at is None:
-        return False
-    # A run still running (or never closed) has metered up to now: it overlaps what is after it.
-    return old.started_at < new.ended_at and (old.ended_at is None or new.started_at < old.ended_at)
-
-
 def metering_runs(ledger: Ledger, planned: Sequence[Run]) -> list[tuple[Run, Run]]:
-    """``(planned run, ledger run)`` pairs where a run that is not an import (a ``receipts run``
-    wrapper's, a Trainer callback's metering alone) measured the GPUs of the same job on the same
-    node over an overlapping window, or is still running there: the report would count that
-    node's GPU time twice. Runs linked to another (``detail.parent_run``) meter nothing; runs
-    that measured no GPU time (no NVML on the node) leave the GPUs to the import."""
-    mine = {(r.job_id, node_name(r.host)): r for r in planned}
-    candidates = [
-        (new, old)
-        for old in ledger.runs()
-        if (new := mine.get((old.job_id, node_name(old.host)))) is not None
-        and old.id != new.id
-        and not (old.detail or {}).get("importer")
-        and PARENT_RUN not in (old.detail or {})
-        and _overlaps(old, new)
-    ]
-    if not candidates:
-        return []
-    metered = {
-        u.run
-        for subject in sorted({old.subject for _, old in candidates})
-        for u in ledger.usages(subject)
-        if u.unit is Unit.GPU_HOUR and u.provenance is Provenance.MEASURED
-    }
+    """``(planned run, ledger run)`` pairs where a run that is not a Prometheus import (a
+    ``receipts run`` wrapper's, a Trainer callback's metering alone) measured the GPUs of the same
+    job on the same node over an overlapping window, or is still running there
+    (:func:`ledger.metered.already_metered`): what ``--compare`` sets beside the import."""
     return [
-        (new, old)
-        for new, old in candidates
-        if old.id in metered or old.status is RunStatus.RUNNING
+        (clash.new, clash.old)
+        for clash in already_metered(ledger, planned)
+        if (clash.old.detail or {}).get("importer") != IMPORTER
     ]
 
 
 def _refuse_overlap(ledger: Ledger, runs: Sequence[Run]) -> None:
-    """A run of the same job and node over an overlapping window under another id would count
-    the same GPU time twice: an earlier import's, or a wrapper's that metered the node."""
-    mine = {(r.job_id, r.host): r for r in runs}
-    for old in ledger.runs():
-        new = mine.get((old.job_id, old.host))
-        if (
-            new is None
-            or old.id == new.id
-            or (old.detail or {}).get("importer") != IMPORTER
-            or old.started_at is None
-            or old.ended_at is None
-        ):
-            continue
-        if _overlaps(old, new):
+    """The import's runs measure the job's GPUs: a run of the same job and node that measured
+    them over an overlapping window under another id (an earlier import under another start, a
+    wrapper's) would have them counted twice (:mod:`ledger.metered`, the rule ``receipts ledger
+    merge`` and ``receipts run`` apply too)."""
+    for clash in already_metered(ledger, runs):
+        old, new = clash.old, clash.new
+        if (old.detail or {}).get("importer") == IMPORTER and old.ended_at is not None:
             raise InputError(
                 f"--start/--end: the window overlaps run {old.id} of job {old.job_id} on "
                 f"{old.host} ({old.started_at:%Y-%m-%dT%H:%M:%SZ} to "
                 f"{old.ended_at:%Y-%m-%dT%H:%M:%SZ}), already imported: importing it would "
                 "count the same GPU time twice; give the same --start to correct that run"
             )
-    for new, old in metering_runs(ledger, runs):
         when = "still running" if old.status is RunStatus.RUNNING else "already metered"
         raise InputError(
             f"--job {new.job_id}: run {old.id} ({when}, {old.started_at:%Y-%m-%dT%H:%M:%SZ}) "

@@ -2,7 +2,8 @@
 
 Public API: :func:`metered_run` and :class:`MeteredRun` (a run written ``running`` before the work
 starts, heartbeating while it runs, finalised however it ends), :class:`RunSpec` (what a run is),
-:func:`run_command` (``receipts run``: a command as a metered child process),
+:func:`run_command` (``receipts run``: a command as a metered child process; it raises
+:class:`AlreadyMetered` where another run meters the job's GPUs on the node),
 :class:`ClusterContext` and :func:`from_environ` (where a process sits in a multi-node job),
 :func:`git_commit`, and :func:`descendants` (a process's tree, to tell the job's GPU processes
 from other users'). The commands ``run``, ``runs`` and ``ledger merge`` are in
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
     from probes.run.cluster import ClusterContext, from_environ, git_commit
     from probes.run.proctree import descendants
     from probes.run.session import MeteredRun, RunSpec, metered_run
-    from probes.run.wrap import run_command
+    from probes.run.wrap import AlreadyMetered, run_command
 
 _WHERE = {
+    "AlreadyMetered": "wrap",
     "ClusterContext": "cluster",
     "from_environ": "cluster",
     "git_commit": "cluster",
@@ -34,6 +36,7 @@ _WHERE = {
 }
 
 __all__ = [
+    "AlreadyMetered",
     "ClusterContext",
     "MeteredRun",
     "RunSpec",

@@ -1,7 +1,7 @@
 """Commands ``receipts run`` (meter any command), ``receipts runs`` (list, reap) and
 ``receipts ledger merge`` (fold the per-node ledgers of a multi-node run into one). Thin: build
 inputs, call :func:`probes.run.wrap.run_command`, :func:`ledger.liveness.reap` or
-:func:`ledger.merge.merge`, render.
+:func:`ledger.merge.merge_all`, render.
 """
 
 from __future__ import annotations
@@ -61,15 +61,28 @@ def run(
             min=0,
         ),
     ] = 5.0,
+    no_meter: Annotated[
+        bool,
+        typer.Option(
+            "--no-meter",
+            help="Meter no GPU: the node's GPUs are metered by another run or a Prometheus "
+            "import (the run is recorded, with no GPU time of its own).",
+        ),
+    ] = False,
     ledger: LedgerOpt = None,
 ) -> None:
-    """Run a command as a metered child; exit with its exit code (128+signal for a signal)."""
+    """Run a command as a metered child; exit with its exit code (128+signal for a signal).
+    Refuses to start (exit 2) where another run already meters this job's GPUs on this node."""
     from ledger.store import Ledger
     from probes.run.session import RunFieldError, RunSpec
     from probes.run.wrap import run_command
 
     if (gpus is None) != (gpu_model is None):
         raise WrapperInputError("--gpus and --gpu-model go together")
+    if no_meter and gpus is not None:
+        raise WrapperInputError(
+            "--no-meter and --gpus exclude each other: a run metered elsewhere declares no GPUs"
+        )
     try:  # every field checked before the ledger is opened or the command started
         spec = RunSpec(
             subject=subject,
@@ -94,6 +107,7 @@ def run(
             sample_interval_s=sample_interval,
             heartbeat_s=heartbeat,
             grace_s=grace,
+            meter_gpus=not no_meter,
         )
     raise typer.Exit(code)
 
@@ -164,8 +178,10 @@ def merge_command(
     sources: Annotated[list[str], typer.Argument(help="Ledger files or URLs to merge.")],
     into: Annotated[str, typer.Option("--into", help="The ledger file or URL to merge into.")],
 ) -> None:
-    """Merge per-node ledgers into one; merging the same file twice changes nothing."""
-    from ledger.merge import merge
+    """Merge per-node ledgers into one, all or none; merging the same file twice changes nothing.
+    A run that measured a job's GPUs on a node the target (or an earlier source) already has
+    measured over the same time is refused."""
+    from ledger.merge import merge_all
     from ledger.store import Ledger
 
     def url(text: str) -> str:
@@ -175,8 +191,7 @@ def merge_command(
         if "://" not in source and not Path(source).exists():
             raise WrapperInputError(f"{source}: no such ledger file")
     with Ledger(url(into), reap=False) as target:
-        for source in sources:
-            done = merge(target, url(source))
+        for done in merge_all(target, [url(source) for source in sources]):
             typer.echo(
                 f"{done.source}: {done.copied} copied, {done.already_present} already present"
             )

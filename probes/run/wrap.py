@@ -20,6 +20,12 @@ receipts run ...``) the inner wrapper meters its own node.
 A run that recorded no GPU time (no NVML, no GPU visible) says so on stderr when it ends, and
 keeps the reason in its detail (``gpu_unmetered``), which ``receipts report`` shows.
 
+A wrapper that would meter the GPUs of a job on a node where another run of the job already
+measures them from now on (a Prometheus import whose ``--end`` lies past now, a wrapper of the
+job still running there that is not its outer one) refuses to start, exit 2, before anything is
+written (:mod:`ledger.metered`, the rule imports and merges follow too); ``--no-meter`` runs the
+command recorded with no GPU time of its own.
+
 Every write goes through the store (:class:`~ledger.store.Ledger`, via
 :class:`~probes.run.session.MeteredRun`): the ``running`` entry and its first heartbeat are durable
 before the child starts.
@@ -34,8 +40,10 @@ import sys
 from collections.abc import Callable
 
 from ledger.errors import error_line
-from ledger.schema import GPU_UNMETERED, PARENT_RUN, RunStatus
+from ledger.metered import already_metered
+from ledger.schema import GPU_UNMETERED, PARENT_RUN, Run, RunStatus, utcnow
 from ledger.store import Ledger
+from probes.errors import WrapperInputError
 from probes.gpu.errors import MeterError, MeterUnavailable
 from probes.gpu.meter import Clock, GpuMeter
 from probes.run.child import Child, Forwarding, SpawnError, end_note, spawn, status_of
@@ -83,6 +91,45 @@ def why_no_gpu(meter: GpuMeter | None, why: str | None) -> str | None:
     return "the GPU meter sees no device" + (f" ({', '.join(hidden)})" if hidden else "")
 
 
+NO_METER = "not metered (--no-meter): the node's GPUs are metered by another run or import"
+"""``detail.gpu_unmetered`` of a run started with ``--no-meter``."""
+
+
+class AlreadyMetered(WrapperInputError):
+    """The job's GPUs on this node are measured by another run over the time from now."""
+
+
+def refuse_metered_twice(ledger: Ledger, spec: RunSpec, cluster: ClusterContext) -> None:
+    """Refuse to start a run that would measure the GPUs of ``cluster.job_id`` on this node where
+    a run already in the ledger measures them from now on (:mod:`ledger.metered`: an import whose
+    window reaches past now, a wrapper still running), so that the job is not metered twice.
+
+    Raises:
+        AlreadyMetered: naming that run, ``--no-meter`` and how to compare the two.
+    """
+    if not cluster.job_id:
+        return
+    run = Run(
+        id=f"{spec.subject}/{spec.stage}/starting",
+        subject=spec.subject,
+        stage=spec.stage,
+        category=spec.category,
+        name=spec.name or spec.stage,
+        status=RunStatus.RUNNING,
+        started_at=utcnow(),
+        host=cluster.host,
+        job_id=cluster.job_id,
+        detail=spec.detail,
+    )
+    for clash in already_metered(ledger, [run]):
+        raise AlreadyMetered(
+            f"job {clash.job_id} on {clash.host}: {clash.old_run()} measures its GPUs from now "
+            "on: metering them here too would count them twice; nothing started; add "
+            f"--no-meter to run the command recorded without GPU time, or "
+            f"{clash.compare_hint()}"
+        )
+
+
 def child_environment(run: MeteredRun) -> dict[str, str]:
     """The command's environment: the wrapper's, with the run, the ledger's id and the node it
     meters (:func:`probes.run.parent.parent_environment`) in place of any outer wrapper's."""
@@ -104,12 +151,21 @@ def run_command(
     cluster: ClusterContext | None = None,
     on_start: Callable[[MeteredRun], None] | None = None,
     grace_s: float = GRACE_S,
+    meter_gpus: bool = True,
 ) -> int:
     """Run ``argv`` metered; return the exit code the wrapper should exit with.
 
     On a node where another process meters (local rank > 0), the command runs unmetered and
     nothing is written. When the command ends, what it left running is ended (SIGTERM, then
     SIGKILL after ``grace_s``) and recorded in the run (:mod:`probes.run.leftovers`).
+
+    A wrapper that would measure GPU time of a job on a node where another run already measures
+    or measured it over the time from now (a Prometheus import reaching past now, a wrapper still
+    running) refuses to start, before anything is written or the command started; with
+    ``meter_gpus`` off (``--no-meter``) the run is recorded with no GPU time of its own.
+
+    Raises:
+        AlreadyMetered: the job's GPUs on this node are metered already.
     """
     cluster = cluster or from_environ()
     if not cluster.meters_node:
@@ -131,11 +187,24 @@ def run_command(
             "to it and meters none",
             file=sys.stderr,
         )
+    elif not meter_gpus:
+        meter = None
+        no_gpu = NO_METER
     else:
         meter_why = None
         if meter is None:
             meter, meter_why = open_nvml()
-        no_gpu = None if spec.declared_gpus else why_no_gpu(meter, meter_why)
+        sees = why_no_gpu(meter, meter_why)
+        no_gpu = None if spec.declared_gpus else sees
+        if sees is None:  # it will measure GPU time: not where another run measures it
+            try:
+                refuse_metered_twice(ledger, spec, cluster)
+            except AlreadyMetered:
+                assert meter is not None
+                meter.close()
+                raise
+    if no_gpu:  # said from the start, so that a running run metering nothing blocks no other
+        spec = dataclasses.replace(spec, detail={**(spec.detail or {}), GPU_UNMETERED: no_gpu})
     child: Child | None = None
     run = MeteredRun(
         ledger,
