@@ -19,6 +19,8 @@ from ledger.money import usd, usd_range
 _HOLDING = ("holds", "extreme_prices")
 _FITS = (*_HOLDING, "lower_bound")
 _DETERMINERS = ("the ", "a ", "an ", "all ", "everything", "its ", "their ", "his ", "her ")
+_BARE = frozenset({"all", "both", "each", "either", "any", "some", "none", "this", "that"})
+"""Words that make no noun phrase alone: a scope labelled with one is named, not determined."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,11 @@ class Resting:
 
 def the(label: str) -> str:
     """``the final fine-tuning run``; a label that starts with its own determiner, or with a
-    verb (``generating the 52K demonstrations``), is left as it is."""
+    verb (``generating the 52K demonstrations``), is left as it is; a label that is a bare
+    determiner, with no noun to go with it, is quoted as a name (``the scope “all”``, never
+    ``the all``)."""
+    if label.strip().lower() in _BARE:
+        return f"the scope “{label.strip()}”"
     first = label.split(" ", 1)[0]
     if label.lower().startswith(_DETERMINERS) or (first.endswith("ing") and "-" not in first):
         return label

@@ -39,6 +39,14 @@ from claims.cost_bases import (
     usd_range,
 )
 from claims.cost_facts import LedgerCosts, SubjectCosts
+from claims.cost_text import (
+    price_needed,
+    scope_evidence,
+    scope_figure,
+    scope_gaps,
+    scope_span,
+    scope_spans,
+)
 from claims.decide import most_serious
 from claims.errors import ClaimInputError, UnknownNameError, unknown
 from claims.files import LoadedClaim
@@ -48,8 +56,8 @@ from claims.report import AssertionVerdict, DecidedBy, ScopeCheck, Verdict
 from claims.schema import CostAssertion, CostBound
 from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.errors import NotFoundError
+from ledger.money import usd
 from ledger.prices import PriceBook
-from ledger.render import usd
 from ledger.report import CostLine, Unpriced
 from ledger.schema import ABOUT_TOLERANCE, Category, HeadlineFigure, Scope, Unit
 
@@ -58,7 +66,6 @@ INHERITANCE_FACTOR = 10
 times the figure are at best misleading."""
 _T = 1 + ABOUT_TOLERANCE
 _HOLDING = ("holds", "extreme_prices")
-_PUBLISHED = PUBLISHED
 Reading = Literal["stated", "implied", "narrower", "wider", "other", "other_subject"]
 
 
@@ -244,7 +251,7 @@ def check_cost(
     matches = [f for other in elsewhere for f in other.figures if _near(f.usd, a.usd)]
     decision = _decide(a.usd, words, main, checks, others, matches)
     verdict, reason = decision.verdict, basis_words(main, decision.reason)
-    evidence = [every_basis(main), *(_evidence(c) for c in [*checks, *others])]
+    evidence = [every_basis(main), *(scope_evidence(c) for c in [*checks, *others])]
     if recorded is not None:
         f = recorded[1]
         evidence.insert(
@@ -356,11 +363,11 @@ def _decide(
     held = [c for c in narrower if c.status in _HOLDING]
     own = " (the source's own published figures, not independently checked)"
     if main.status == "holds":
-        text = f"{words} holds for {_span(main)}"
-        text += own if main.representative == _PUBLISHED else ""
+        text = f"{words} holds for {scope_span(main)}"
+        text += own if main.representative == PUBLISHED else ""
         return _Decision(Verdict.SUPPORTED, text, "main", main, main.subject)
     if main.status == "extreme_prices":
-        text = f"{words} holds for {main.label} only at {_needs(main)}"
+        text = f"{words} holds for {main.label} only at {price_needed(main)}"
         return _Decision(Verdict.MISLEADING, text, "main", main, main.subject)
     # a figure refuted on the basis the words mean, true on another (the owned cost, say)
     if main.status == "fails" and (
@@ -368,24 +375,24 @@ def _decide(
     ):
         text = (
             f"{words} holds only on {'; '.join(on_basis(b) for b in alt)}; not on the "
-            f"{BASIS_NAMES[main.basis]} basis the words mean: {_span(main)}"
+            f"{BASIS_NAMES[main.basis]} basis the words mean: {scope_span(main)}"
         )
         return _Decision(Verdict.MISLEADING, text, "other_basis", main, main.subject)
     if held:
         how = "; not for" if main.status == "fails" else "; for"
         rest = {
-            "fails": f"{_span(main)}, which the words imply",
-            "lower_bound": f"{main.label}, which the words imply, also counts {_gaps(main)}",
+            "fails": f"{scope_span(main)}, which the words imply",
+            "lower_bound": f"{main.label}, which the words imply, also counts {scope_gaps(main)}",
             "upper_bound": f"{main.label}, which the words imply, only upper bounds are known",
             "unquantified": f"{main.label}, which the words imply, nothing has a cost",
         }[main.status]
-        text = f"{words} holds only for {_spans(held)}{how} {rest}"
+        text = f"{words} holds only for {scope_spans(held)}{how} {rest}"
         return _Decision(Verdict.MISLEADING, text, "narrower", held[0], held[0].subject)
     theirs = [c for c in others if c.status in (*_HOLDING, "lower_bound")]
     whose = [f"{f.subject}'s {usd(f.usd)} ({f.said_by}, {f.citation})" for f in matches] or [
-        _spans(theirs, subject=True)
+        scope_spans(theirs, subject=True)
     ]
-    text = f"{words} is another subject's figure: {'; '.join(whose)}; not {_span(main)}"
+    text = f"{words} is another subject's figure: {'; '.join(whose)}; not {scope_span(main)}"
     borrowed = _borrowed(text, others, theirs, matches)
     # a figure another subject published explains a refuted one before a wider scope that
     # only a lower bound fits
@@ -395,31 +402,36 @@ def _decide(
     if main.status == "fails" and (
         fits := [c for c in wider if c.status in (*_HOLDING, "lower_bound")]
     ):
-        text = f"{words} fits only {_spans(fits)}, wider than the words imply; not {_span(main)}"
+        text = (
+            f"{words} fits only {scope_spans(fits)}, wider than the words imply; "
+            f"not {scope_span(main)}"
+        )
         return _Decision(Verdict.MISLEADING, text, "wider", fits[0], fits[0].subject)
     if borrowed is not None:
         return borrowed
     if main.status == "unquantified":
-        text = f"{words}: nothing in {main.label} has a cost ({_gaps(main)}); missing is not $0"
+        text = (
+            f"{words}: nothing in {main.label} has a cost ({scope_gaps(main)}); missing is not $0"
+        )
         return _Decision(Verdict.UNVERIFIABLE, text, "main", main, main.subject)
     if main.status in ("lower_bound", "upper_bound"):
         missing = (
-            f"{main.label} also counts {_gaps(main)}"
+            f"{main.label} also counts {scope_gaps(main)}"
             if main.status == "lower_bound"
             else f"{main.label} is known only as published upper bounds (up to "
             f"{usd(main.cost_usd_high)}), which say nothing of how much less it cost"
         )
         text = (
-            f"{words} is consistent with what is known of {_span(main)}, but {missing}: that "
+            f"{words} is consistent with what is known of {scope_span(main)}, but {missing}: that "
             "cannot support it"
         )
         return _Decision(Verdict.INCONCLUSIVE, text, "main", main, main.subject)
     priced = [c for c in (main, *narrower, *wider) if c.status != "unquantified"]
     cheapest = min(priced, key=lambda c: c.cost_usd_low)
-    text = f"{words} fails for {_span(main)}, and fits no other scope"
+    text = f"{words} fails for {scope_span(main)}, and fits no other scope"
     if y < cheapest.cost_usd_low:
         text = (
-            f"{words} is below every scope; the cheapest, {_span(cheapest)}, costs at least "
+            f"{words} is below every scope; the cheapest, {scope_span(cheapest)}, costs at least "
             f"{usd(cheapest.cost_usd_low)} at the cheapest near prices"
         )
     return _Decision(Verdict.NOT_SUPPORTED, text, "main", main, main.subject)
@@ -469,7 +481,7 @@ def _inheritance(
     bases = ", ".join(dict.fromkeys(x.subject for x in lines)) or "the base model"
     known = "at least " if p.gaps else ""
     if p.quantified:
-        cost = f"{known}{_range(p.rep_low, p.rep_high)}"
+        cost = f"{known}{usd_range(p.rep_low, p.rep_high)}"
         evidence.append(f"inherited from {bases} (not in the scope the words imply): {cost}")
         if p.rep_low < INHERITANCE_FACTOR * a.usd or quiet:
             return verdict, reason
@@ -501,89 +513,6 @@ def _inheritance(
     )
 
 
-def _figure(c: ScopeCheck) -> str:
-    """A scope's representative cost: a dash where nothing in it has a cost, "up to" where only
-    published upper bounds are known of part of it (their low end is unknown, not $0)."""
-    if c.status == "unquantified":
-        return "—"
-    if c.status == "upper_bound" or c.upper_bound_only:
-        return f"up to {usd(c.representative_usd_high)}"
-    return _range(c.representative_usd_low, c.representative_usd_high)
-
-
-def _range(low: Decimal, high: Decimal) -> str:
-    return usd_range(low, high)
-
-
-def _span(c: ScopeCheck, subject: bool = False) -> str:
-    whose = f"{c.subject}'s " if subject else ""
-    if c.status == "unquantified":
-        return f"{whose}{c.label} (nothing in it has a cost)"
-    text = f"{whose}{c.label} ({_figure(c)} at {c.representative}"
-    if c.gaps:
-        text += ", a lower bound"
-    if c.implied_usd_per_gpu_hour is not None:
-        text += f"; the figure implies {usd(c.implied_usd_per_gpu_hour)}/GPU-hour"
-    return text + ")"
-
-
-def _spans(checks: Sequence[ScopeCheck], subject: bool = False) -> str:
-    """Scopes that hold, each saying how: at the representative price, only at the cheap end of
-    the prices, or as far as known (a lower bound)."""
-    how = {
-        "extreme_prices": " only at the cheap end of the prices",
-        "lower_bound": ", as far as known",
-    }
-    return "; ".join(_span(c, subject) + how.get(c.status, "") for c in checks)
-
-
-def _gaps(c: ScopeCheck) -> str:
-    return "; ".join(c.gaps)
-
-
-def _needs(c: ScopeCheck) -> str:
-    """Where a bound holds only at the cheap (or dear) end: the price it needs, and the count."""
-    rep = _range(c.representative_usd_low, c.representative_usd_high)
-    implied, typical = c.implied_usd_per_gpu_hour, c.representative_usd_per_gpu_hour
-    if implied is None or typical is None:
-        return (
-            f"the ends of its range ({_range(c.cost_usd_low, c.cost_usd_high)}); at "
-            f"{c.representative} it is {rep}"
-        )
-    end = "cheap" if typical > implied else "dear"
-    text = (
-        f"the {end} end of the prices: it needs about {usd(implied)}/GPU-hour, against "
-        f"{usd(typical)} at {c.representative}"
-    )
-    if c.cards_total:
-        text += f"; {c.cards_within} of {c.cards_total} near cards meet it"
-    return f"{text}; at the representative price it is {rep}"
-
-
-def _evidence(c: ScopeCheck) -> str:
-    whose = f"{c.subject}: " if c.reading == "other_subject" else ""
-    text = f"{whose}{c.label} [{c.reading}]: {c.status.replace('_', ' ')}"
-    if c.status != "unquantified":
-        text += f"; {_figure(c)} at {c.representative}"
-        if c.representative != _PUBLISHED:
-            text += f"; market {_range(c.cost_usd_low, c.cost_usd_high)}"
-    if c.gpu_hours is not None:
-        text += f", {c.gpu_hours:,.2f} GPU-hours"
-    if c.implied_usd_per_gpu_hour is not None:
-        text += f"; the figure implies {usd(c.implied_usd_per_gpu_hour)}/GPU-hour"
-        if c.card_usd_per_gpu_hour_low is not None:
-            text += (
-                f" (near cards {usd(c.card_usd_per_gpu_hour_low)}–"
-                f"{usd(c.card_usd_per_gpu_hour_high)}/GPU-hour; holds at {c.cards_within} of "
-                f"{c.cards_total})"
-            )
-    if c.gaps:
-        text += f"; no cost: {_gaps(c)}"
-    if c.notes:
-        text += f"; {'; '.join(c.notes)}"
-    return text
-
-
 def _verdict(
     a: CostAssertion,
     verdict: Verdict,
@@ -600,7 +529,7 @@ def _verdict(
         reason=reason,
         numbers=[
             f"{c.subject + ': ' if c.reading == 'other_subject' else ''}{c.label}: "
-            f"{_figure(c)} ({c.status.replace('_', ' ')})"
+            f"{scope_figure(c)} ({c.status.replace('_', ' ')})"
             for c in checks
         ],
         evidence=evidence,

@@ -32,6 +32,7 @@ from claims.schema import (
 )
 from ledger.audit import price_book
 from ledger.cases import load_case, record_case
+from ledger.money import usd_exact
 from ledger.schema import Case
 from ledger.store import Ledger
 
@@ -93,9 +94,7 @@ def _label(assertion: object, names: dict[str, str]) -> str | None:
     """``under $50``, ``about $5,576,000``, ``rivals DeepSeek-R1``, ``beats o1-preview``: what an
     assertion checks, from its fields; ``None`` for kinds without a short reading."""
     if isinstance(assertion, CostAssertion):
-        usd = assertion.usd
-        amount = f"${usd:,.0f}" if usd == usd.to_integral_value() else f"${usd:,.2f}"
-        return f"{_BOUND_WORDS[assertion.bound]} {amount}"
+        return f"{_BOUND_WORDS[assertion.bound]} {usd_exact(assertion.usd)}"
     if isinstance(assertion, ComparisonAssertion):
         if assertion.comparator:
             who = names.get(assertion.comparator, assertion.comparator)

@@ -32,6 +32,7 @@ from claims.registry import name_key
 from claims.schema import PriceBasis
 from ledger.costs import INFORMATIONAL_UNITS, dec
 from ledger.energy import OwnedRate, is_gpu_line
+from ledger.money import usd, usd_exact, usd_range
 from ledger.prices import PriceBook
 from ledger.report import CostLine, Unpriced
 from ledger.schema import PriceCard, Term, Unit
@@ -149,7 +150,11 @@ def _basis_for(
         if b.resource != line.resource or b.unit is not line.unit:
             continue
         if b.usd_per_unit is not None:
-            return b.usd_per_unit, f"the claimant's ${b.usd_per_unit:g}/{_unit(b.unit)}", None
+            return (
+                b.usd_per_unit,
+                f"the claimant's {usd_exact(b.usd_per_unit)}/{_unit(b.unit)}",
+                None,
+            )
         found = book.range(line.resource, line.unit)
         mine = [
             c
@@ -168,11 +173,8 @@ def _basis_for(
         closest = [c for c in mine if when is None or abs((c.date - when).days) == nearest]
         price = Decimal(statistics.median(c.usd_per_unit for c in closest))
         day = closest[0].date
-        return (
-            price,
-            f"the claimant's {mine[0].vendor} price (${price:.2f}/{_unit(b.unit)}, {day})",
-            None,
-        )
+        stated = f"{usd(price, places=2)}/{_unit(b.unit)}"
+        return price, f"the claimant's {mine[0].vendor} price ({stated}, {day})", None
     return None, None, None
 
 
@@ -267,7 +269,10 @@ def _against_markets(
             f"{words} is below every near rental card ({cards}); no owned cost of "
             f"{line.resource} to compare (no purchase price or power figure)"
         )
-    cost = f"the owned cost of {line.resource}, ${owned.usd:.2f}/GPU-hour central ({_rate(owned)})"
+    cost = (
+        f"the owned cost of {line.resource}, {usd(owned.usd, places=2)}/GPU-hour central "
+        f"({_rate(owned)})"
+    )
     if rate >= owned.usd:
         if not below_cards:
             return False, None
@@ -284,16 +289,16 @@ def _against_markets(
 
 
 def _rate(owned: OwnedRate) -> str:
-    return f"${owned.usd_low:.2f}–${owned.usd_high:.2f}"
+    return usd_range(owned.usd_low, owned.usd_high)
 
 
 def _cards_words(cards: Sequence[PriceCard], most: int = 4) -> str:
     """Cards by vendor, price and date; a count and range where there are many."""
     if len(cards) > most:
         prices = [c.usd_per_unit for c in cards]
-        return f"{len(cards)} cards, ${min(prices):.2f}–${max(prices):.2f}"
+        return f"{len(cards)} cards, {usd_range(min(prices), max(prices))}"
     ordered = sorted(cards, key=lambda c: (c.date, c.vendor))
-    return ", ".join(f"{c.vendor} ${c.usd_per_unit:.2f} ({c.date})" for c in ordered)
+    return ", ".join(f"{c.vendor} {usd(c.usd_per_unit)} ({c.date})" for c in ordered)
 
 
 def price_scope(
@@ -395,7 +400,7 @@ def _owned_line(
         )
     low, central, high = cost
     words = f"the owned cost of {line.resource}" + (
-        f" (${rate.usd:.2f}/GPU-hour central, {_rate(rate)})" if rate else ""
+        f" ({usd(rate.usd, places=2)}/GPU-hour central, {_rate(rate)})" if rate else ""
     )
     q = dec(line.quantity)
     per_hour = central / q if q else None

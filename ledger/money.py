@@ -18,13 +18,15 @@ the other report records), never guessed from a low end of zero.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 MISSING = "—"
 """A figure nobody could compute."""
 CENT = Decimal("0.01")
 UNKNOWN_LOW = "up to"
 """What stands before the high end of a range whose low end is unknown."""
+_SCALES = ((Decimal(1_000_000), Decimal(1_000_000), "M"), (Decimal(10_000), Decimal(1_000), "k"))
+"""Reading precision's scales, largest first: (from which amount, the unit, its suffix)."""
 
 
 def _dec(value: Decimal | float) -> Decimal:
@@ -52,21 +54,36 @@ def usd(value: Decimal | float | None, *, places: int | None = None) -> str:
 
 def usd_rounded(value: Decimal | float, scale: Decimal | float | None = None) -> str:
     """An amount at reading precision: ``$6``, ``$13.80``, ``$3,675``, ``$21k``, ``$3.9M``,
-    ``$40M``, ``<$0.01`` for a positive amount below a cent; ``scale`` (the larger end of a
-    range) writes both ends of a range alike (``$1.3k–$21k``)."""
+    ``$40M``, ``<$0.01`` for a positive amount below a cent.
+
+    ``scale`` (the larger end of a range) writes both ends of a range alike (``$1.3k–$21k``),
+    except where the low end would read as less than one unit of that scale (``$0.0k``,
+    ``$0.2M``): it then reads at its own scale (``$35–$10k``, ``$230k–$1.4M``), so that an
+    amount that is not zero never looks like zero or loses its figures."""
     v = _dec(value)
     if 0 < v < CENT:
         return "<$0.01"  # a priced amount too small for cents is not $0.00
     top = max(v, _dec(scale) if scale is not None else v)
-    if top >= 1_000_000:
-        m = v / 1_000_000
-        return f"${m:,.0f}M" if m >= 10 else f"${m:,.1f}M"
-    if top >= 10_000:
-        k = v / 1_000
-        return f"${k:,.0f}k" if k >= 10 else f"${k:,.1f}k"
+    for start, unit, suffix in _SCALES:
+        if top >= start:
+            text = _in_units(v / unit, suffix)
+            if text is not None:
+                return text
+            return usd_rounded(v)  # below one unit of the range's scale: its own scale
     if v >= 100 or v == v.to_integral_value():
         return f"${v:,.0f}"
     return f"${v:,.2f}"
+
+
+def _in_units(amount: Decimal, suffix: str) -> str | None:
+    """``$1.3k``, ``$21k``: one decimal below ten units, none from ten; None where the amount
+    rounds to less than one unit (it would read ``$0.0k`` or ``$0.2M``)."""
+    tenths = amount.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    if tenths < 1:
+        return None
+    if tenths >= 10:
+        return f"${amount:,.0f}{suffix}"
+    return f"${tenths:,.1f}{suffix}"
 
 
 def usd_exact(value: Decimal) -> str:

@@ -86,7 +86,7 @@ def audit(
     from ledger.store import Ledger
     from ledger.summary import scope_walls
 
-    loaded = load_case(case)
+    loaded = load_case(_audited_case(case))
     if subject is not None:
         known = [s.id for s in loaded.subjects]
         if subject not in known:
@@ -121,6 +121,25 @@ def audit(
         render_claims_summary(out_console, claims)
     if bundle is not None and out is not None:
         _write_bundle(bundle, out, formats, err=True)
+
+
+def _audited_case(case: str) -> str:
+    """The case argument of ``audit``, refused with what to run instead where it names a bundled
+    claim set that has no case (``qwq-32b``: claims about published scores, no costs to audit).
+
+    Raises:
+        NotFoundError: ``case`` is such a claim set.
+    """
+    from claims.files import bundled_claim_sets
+    from ledger.cases import bundled_case_names
+    from ledger.errors import NotFoundError
+
+    if Path(case).exists() or case in bundled_case_names() or case not in bundled_claim_sets():
+        return case
+    raise NotFoundError(
+        f"no case named {case!r}: {case} is a bundled claim set without a case (no runs or costs "
+        f"to audit); check its claims with `receipts check {case}`"
+    )
 
 
 def _write_bundle(
@@ -248,7 +267,7 @@ def cases_list(as_json: JsonOpt = False) -> None:
             str(row["subject"] or "— (claims only)"),
             " <- ".join(inherits) or "—",
             str(len(claims)),
-            str(row["title"] or ""),
+            str(row["title"] or f"claims only: receipts check {row['name']}"),
         )
     console().print(table)
 

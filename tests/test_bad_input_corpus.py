@@ -1732,6 +1732,15 @@ OPTION_CASES = [
         "--gpus",
         ledger=False,
     ),
+    # a bundled claim set without a case: audit says so, and what to run instead
+    bad(
+        "option-audit-claims-only-set",
+        {},
+        ["audit", "qwq-32b"],
+        "'qwq-32b'",
+        "claim set without a case",
+        "`receipts check qwq-32b`",
+    ),
 ]
 
 CASES = [

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from claims.card import article, card_paths, deciding, plain_paragraph, render_card_html
+from claims.card_cost import the
 from claims.report import ClaimVerdict, Verdict
 from ledger.store import Ledger
 from receipts.cli import app
@@ -229,9 +230,25 @@ def test_the_card_rates_the_scope_the_rule_that_decided_names(
     assert [s.status for s in a.scopes if s.subject == "toy-big"] == ["fails"]
     assert (a.decided_by, a.decided_subject, a.decided_scope) == ("wider", "toy-ft", "toy-ft/all")
     text = plain_paragraph(verdict)
-    assert "The figure fits the all, which cost " in text
+    assert "The figure fits the scope “all”, which cost " in text
     assert "; that is wider than what the words describe, the recipe, which cost " in text
     assert "toy-big" not in text
+
+
+@pytest.mark.parametrize(
+    ("label", "words"),
+    [
+        ("all", "the scope “all”"),  # not "the all"
+        ("All ", "the scope “All”"),
+        ("recipe", "the recipe"),
+        ("final fine-tuning run, rented compute", "the final fine-tuning run, rented compute"),
+        ("all of toy-ft's runs", "all of toy-ft's runs"),
+        ("everything the authors ran", "everything the authors ran"),
+        ("generating the 52K demonstrations", "generating the 52K demonstrations"),
+    ],
+)
+def test_a_scope_label_reads_in_a_sentence(label: str, words: str) -> None:
+    assert the(label) == words
 
 
 def test_the_html_card_is_one_self_contained_file(verdicts: dict[str, ClaimVerdict]) -> None:

@@ -135,6 +135,33 @@ def test_cases_list(runner: CliRunner) -> None:
     assert "s1/techcrunch" in rows["s1"]["claims"]
 
 
+def test_a_claims_only_set_is_marked_in_the_list_and_audit_says_to_check_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`receipts cases list` lists qwq-32b, a claim set without a case: the table says how to
+    check it, and `receipts audit qwq-32b` says so in one line (exit 2, no ledger written)
+    instead of "no case named", then `receipts check qwq-32b` does what it says."""
+    rows = {
+        r["name"]: r for r in json.loads(runner.invoke(app, ["cases", "list", "--json"]).stdout)
+    }
+    assert rows["qwq-32b"]["case"] is None and rows["qwq-32b"]["claims"]
+    table = runner.invoke(app, ["cases", "list"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    line = next(row for row in table.stdout.splitlines() if "qwq-32b" in row)
+    assert "claims only" in line and "receipts check qwq-32b" in line
+    db = tmp_path / "ledger.db"
+    url = f"sqlite:///{db}"
+    bad = runner.invoke(app, ["audit", "qwq-32b", "--ledger", url])
+    assert_bad_input(bad, "'qwq-32b'", "claim set without a case", "`receipts check qwq-32b`")
+    assert not db.exists()
+    done = runner.invoke(app, ["check", "qwq-32b", "--json", "--ledger", url])
+    assert done.exit_code == 0, done.output
+    assert {c["id"] for c in json.loads(done.stdout)["claims"]} >= {"qwq-32b/register"}
+    # a name that is neither a case nor a claim set keeps the plain message
+    nothing = runner.invoke(app, ["audit", "qwq-99b", "--ledger", url])
+    assert_bad_input(nothing, "no case named 'qwq-99b'", "no such file")
+
+
 # ---- base models live once -----------------------------------------------------------------
 
 

@@ -4,14 +4,18 @@ $500") wherever a report shows it: never "$0.00" for its unknown low end."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ledger.cases import bundled_case_names, load_case
 from ledger.money import usd, usd_exact, usd_range, usd_rounded
+from receipts.cli import app
 
 D = Decimal
 
@@ -42,6 +46,9 @@ def test_table_precision(value: Decimal | float | None, text: str) -> None:
         (D(1300), D(21000), "$1.3k"),
         (D("3.9e6"), None, "$3.9M"),
         (D("0.001"), None, "<$0.01"),
+        (D("9990"), D(21000), "$10k"),  # rounds to ten units: no decimal, not "$10.0k"
+        (D("9.96e6"), None, "$10M"),
+        (D("999950"), D("2e6"), "$1.0M"),
     ],
 )
 def test_reading_precision(value: Decimal, scale: Decimal | None, text: str) -> None:
@@ -53,6 +60,28 @@ def test_a_range_is_one_amount_where_its_ends_agree_and_a_dash_where_one_is_miss
     assert usd_range(D("20.73"), D("85.21")) == "$20.73–$85.21"
     assert usd_range(D(378), D(3675), rounded=True) == "$378–$3,675"
     assert usd_range(None, D(5)) == "—"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        # s1's evaluation: $34.52 beside $10,365 read "$0.0k–$10k"
+        (D("34.52"), D(10365), "$34.52–$10k"),
+        (D(30000), D("1.4e6"), "$30k–$1.4M"),  # was "$0.0M–$1.4M"
+        (D(230000), D("1.4e6"), "$230k–$1.4M"),  # was "$0.2M–$1.4M": one figure lost
+        (D(949), D(21000), "$949–$21k"),  # was "$0.9k–$21k"
+        (D("0.5"), D(20000), "$0.50–$20k"),
+        (D("0.004"), D(20000), "<$0.01–$20k"),
+        (D(0), D(10000), "$0–$10k"),  # a true zero reads as zero, not "$0.0k"
+        (D(960), D(21000), "$1.0k–$21k"),  # rounds to one unit: the range's scale
+        (D(1300), D(21000), "$1.3k–$21k"),
+        (D("1.2e6"), D("4e7"), "$1.2M–$40M"),
+    ],
+)
+def test_a_low_end_below_one_unit_of_the_high_ends_scale_reads_at_its_own(
+    low: Decimal, high: Decimal, text: str
+) -> None:
+    assert usd_range(low, high, rounded=True) == text
 
 
 def test_an_upper_bound_is_up_to_its_top_only_when_the_data_says_so() -> None:
@@ -113,3 +142,57 @@ def test_the_appendix_shows_the_alpaca_data_bound_as_up_to(tmp_path: Path) -> No
     for row in rows:
         assert "$0.00" not in row, row
         assert "up to $500" in row, row
+
+
+ZERO_LOOKING = re.compile(r"\$0(?:\.\d+)?[kM]\b|\$0\.0(?!\d)")
+"""An amount that reads as zero, or as a fraction of its unit: ``$0.0k``, ``$0k``, ``$0.2M``,
+``$0.0``. Prices per kWh (``$0.0771``) do not match."""
+
+
+def test_no_bundled_case_or_subject_prints_an_amount_that_reads_as_zero(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """`COLUMNS=80 receipts audit <case>` for every bundled case, then `receipts report
+    --subject <subject>` for every subject they hold: no "$0.0k" for $34.52, no "$0.2M"."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    subjects: set[str] = set()
+    outputs: dict[str, str] = {}
+    for name in bundled_case_names():
+        result = runner.invoke(app, ["audit", name, "--ledger", url], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        outputs[f"audit {name}"] = result.stdout
+        subjects |= {s.id for s in load_case(name).subjects}
+    assert {"s1-32B", "DeepSeek-V3-Base", "Qwen2.5-32B-Instruct"} <= subjects
+    for subject in sorted(subjects):
+        result = runner.invoke(
+            app, ["report", "--subject", subject, "--ledger", url], env={"COLUMNS": "80"}
+        )
+        assert result.exit_code == 0, result.output
+        outputs[f"report {subject}"] = result.stdout
+    assert "$34.52–$10k" in outputs["report s1-32B"]
+    found = [
+        f"{command}: {line.strip()}"
+        for command, text in outputs.items()
+        for line in text.splitlines()
+        if ZERO_LOOKING.search(line)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_claims_and_ledger_write_dollars_only_through_ledger_money() -> None:
+    """One implementation of money as text: no module of ledger/ or claims/ but ledger/money.py
+    formats a dollar amount by hand (``f"${x:.2f}"``), which drifts from the rules above (a
+    dash for missing, ``<$0.01``, one amount for equal ends)."""
+    import claims
+    import ledger
+
+    money = Path(ledger.__file__).parent / "money.py"
+    found = [
+        f"{path}:{number}: {line.strip()}"
+        for package in (claims, ledger)
+        for path in sorted(Path(package.__file__).parent.rglob("*.py"))
+        if path != money
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "${" in line
+    ]
+    assert not found, "\n".join(found)
