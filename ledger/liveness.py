@@ -157,12 +157,13 @@ def reap(ledger: RunLedger, now: datetime | None = None) -> list[Run]:
             for u in usages
         ]
         ledger.record([final, *kept])
-        _forget(ledger, run.id)
+        forget(ledger, run.id)
         closed.append(final)
     return closed
 
 
-def _forget(ledger: Database, run_id: str) -> None:
+def forget(ledger: Database, run_id: str) -> None:
+    """Drop ``run_id``'s heartbeat (the run is finished, or was never written)."""
     with ledger.transaction() as conn:
         conn.execute(text("DELETE FROM heartbeats WHERE run_id = :r"), {"r": run_id})
 
@@ -170,4 +171,4 @@ def _forget(ledger: Database, run_id: str) -> None:
 def finish(ledger: RunLedger, run: Run, usages: list[Usage]) -> None:
     """Finalise a run: its closing state and usages in one transaction, then drop its heartbeat."""
     ledger.record([run, *usages])
-    _forget(ledger, run.id)
+    forget(ledger, run.id)

@@ -7,9 +7,10 @@ record the target already holds with the same content is mapped onto it instead 
 Supersessions are remapped to the target's sequence numbers. So merging the same file twice
 changes nothing, and both chains stay verifiable.
 
-A source whose run measured the GPUs of a job on a node that a run of the target already measured
-over an overlapping window (a Prometheus import of the same job, say) is refused before anything
-is written (:mod:`ledger.metered`): the report would count those GPUs twice.
+A source whose run measured GPUs of a job on a node that a run of the target already measured
+over an overlapping window (a Prometheus import of the same job, say) is refused, nothing
+written (:mod:`ledger.metered`): the report would count those GPUs twice. The check reads the
+target inside the merge's write transaction, so that no writer slips in between.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from ledger import tables
 from ledger.chain import COLUMNS, digest, rollup_key, row_to_record
 from ledger.engine import safe_url
 from ledger.errors import InputError
-from ledger.metered import already_metered, measuring_runs, metered_twice, meters_gpus
+from ledger.metered import (
+    Measured,
+    already_metered_in,
+    measuring_runs,
+    metered_twice,
+    meters_gpus,
+)
 from ledger.schema import Run
 from ledger.store import Ledger
 
@@ -53,6 +60,8 @@ class _Source:
     rows: list[dict[str, Any]]
     metering: list[Run]
     """Its runs that measured GPU time (or, running, are measuring it)."""
+    measured: Measured
+    """The devices of its runs' measured GPU time (:func:`ledger.metered.measuring_runs`)."""
 
 
 def _read(target: Ledger, source_url: str) -> _Source:
@@ -71,33 +80,29 @@ def _read(target: Ledger, source_url: str) -> _Source:
             ]
         measured = measuring_runs(source.usages())
         metering = [run for run in source.runs() if meters_gpus(run, measured)]
-        return _Source(safe_url(source_url), source.ledger_id, rows, metering)
+        return _Source(safe_url(source_url), source.ledger_id, rows, metering, measured)
 
 
-def _refuse_metered_twice(target: Ledger, sources: list[_Source]) -> None:
-    """A source's run that measured a job's GPUs on a node where a run of the target (or of a
-    source merged before it) measured them over an overlapping window would have them counted
-    twice (:mod:`ledger.metered`): the merge is refused, naming both."""
-    for index, source in enumerate(sources):
-        earlier = [run for before in sources[:index] for run in before.metering]
-        clashes = already_metered(target, source.metering) + metered_twice(
-            earlier, {run.id for run in earlier}, source.metering
+def _refuse_metered_twice(conn: Connection, sources: list[_Source]) -> None:
+    """A source's run that measured a job's GPUs on a node where a run of the target (read over
+    the merge's transaction) or of a source merged before it measured the same devices over an
+    overlapping window would have them counted twice (:mod:`ledger.metered`): the merge is
+    refused, naming the source file and both runs."""
+    earlier: list[Run] = []
+    measured: dict[str, frozenset[str]] = {}
+    for source in sources:
+        measured.update(source.measured)
+        clashes = already_metered_in(conn, source.metering, source.measured) + metered_twice(
+            earlier, measured, source.metering
         )
         for clash in clashes:
-            new = clash.new
-            start = f"{new.started_at:%Y-%m-%dT%H:%M:%SZ}" if new.started_at else "?"
-            end = f"{new.ended_at:%Y-%m-%dT%H:%M:%SZ}" if new.ended_at else "now"
             raise InputError(
-                f"{source.url}: run {new.id} measured job {clash.job_id}'s GPUs on {clash.host} "
-                f"({start} to {end}), and {clash.old_run()} measured them already: merging "
-                f"would count them twice; nothing merged; {clash.compare_hint()}"
+                f"{source.url}: {clash.new_run()} measured job {clash.job_id}'s GPUs on "
+                f"{clash.host}, and {clash.old_run()} measured them already: merging would "
+                f"count them twice; nothing merged; leave {source.url} out (`receipts import "
+                f"prometheus --job {clash.job_id} --compare` on it sets the two side by side)"
             )
-
-
-def merge(target: Ledger, source_url: str) -> MergeResult:
-    """Append the source ledger's entries that the target lacks (:func:`merge_all` of one)."""
-    (done,) = merge_all(target, [source_url])
-    return done
+        earlier += source.metering
 
 
 def merge_all(target: Ledger, source_urls: list[str]) -> list[MergeResult]:
@@ -110,8 +115,8 @@ def merge_all(target: Ledger, source_urls: list[str]) -> list[MergeResult]:
             already there measured over an overlapping window (:mod:`ledger.metered`).
     """
     sources = [_read(target, url) for url in source_urls]
-    _refuse_metered_twice(target, sources)
     with target.transaction() as conn:
+        _refuse_metered_twice(conn, sources)
         return [_append(conn, source) for source in sources]
 
 

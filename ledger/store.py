@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -182,17 +182,24 @@ class Ledger:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def record(self, records: Iterable[Record]) -> RecordResult:
+    def record(
+        self, records: Iterable[Record], *, check: Callable[[Connection], None] | None = None
+    ) -> RecordResult:
         """Append records in one transaction; unchanged ones are skipped, changed ones supersede.
 
         Records are matched on their kind and id. A usage's run must be recorded first (in this
         call or before); the usage takes its subject, category and stage from that run.
+        ``check``, where given, reads the ledger over the transaction before anything is written
+        (it holds the append lock: no other writer gets in between); should it raise, nothing
+        is written.
 
         Raises:
             InputError: a usage names a run the ledger does not have.
         """
         appended = superseded = unchanged = 0
         with self.transaction() as conn:
+            if check is not None:
+                check(conn)
             seq, prev = tables.head(conn)
             runs: dict[str, Run] = {}
             given: dict[tuple[str, str], Record] = {}

@@ -6,6 +6,8 @@ the fake Prometheus source of tests/test_prometheus_method.py."""
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,16 +16,25 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.metered import MeteredTwice, metered_twice, node_name, overlaps
+from ledger.liveness import last_beat
+from ledger.metered import (
+    GPU_DEVICES,
+    MeteredTwice,
+    measuring_runs,
+    metered_twice,
+    node_name,
+    overlaps,
+)
 from ledger.schema import GPU_UNMETERED, Category, Provenance, Run, RunStatus, Subject, Unit
 from ledger.store import Ledger
 from probes.gpu.meter import SystemClock
 from probes.gpu.testing import FakeDevice, FakeGpuMeter, fake_device
 from probes.prometheus import Selection
 from probes.prometheus.importer import import_prometheus
+from probes.prometheus.meter import UNSAMPLED_NOTE
 from probes.run.cluster import ClusterContext
-from probes.run.session import RunSpec
-from probes.run.wrap import NO_METER, AlreadyMetered, run_command
+from probes.run.session import MeteredRun, RunSpec
+from probes.run.wrap import NO_METER, AlreadyMetered, refuse_metered_twice, run_command
 from receipts.cli import app
 from tests.cli_helpers import assert_bad_input
 from tests.test_prometheus_method import _Source
@@ -38,11 +49,18 @@ def _url(path: Path) -> str:
 
 
 def _wrapped(
-    url: str, host: str, *, devices: int = 1, argv: list[str] | None = None, **kw: object
+    url: str,
+    host: str,
+    *,
+    devices: int = 1,
+    first: int = 0,
+    argv: list[str] | None = None,
+    **kw: object,
 ) -> int:
     """``receipts run`` of job 7 on ``host`` (a real child process), metering ``devices`` fake
-    GPUs, into the ledger at ``url``."""
-    meter = FakeGpuMeter([FakeDevice(fake_device(i)) for i in range(devices)], SystemClock())
+    GPUs from index ``first``, into the ledger at ``url``."""
+    gpus = [FakeDevice(fake_device(i)) for i in range(first, first + devices)]
+    meter = FakeGpuMeter(gpus, SystemClock())
     with Ledger(url, reap=False) as ledger:
         return run_command(
             ledger,
@@ -61,9 +79,11 @@ def _only_run(url: str) -> Run:
         return run
 
 
-def _imported(url: str, start: datetime, end: datetime) -> str:
-    """Job 7 imported from (fake) Prometheus over ``[start, end]``: one run, on gpu-01."""
-    source = _Source(first_s=start.timestamp() + 10)
+def _imported(url: str, start: datetime, end: datetime, scrapes: int = 9) -> str:
+    """Job 7 imported from (fake) Prometheus over ``[start, end]``: one run, on gpu-01, of its
+    GPU 0 (the device the wrappers' fake meter calls GPU 0), scraped ``scrapes`` times every
+    10 s from 10 s after the start."""
+    source = _Source(first_s=start.timestamp() + 10, uuid=fake_device(0).uuid, scrapes=scrapes)
     with Ledger(url, reap=False) as ledger:
         done = import_prometheus(
             ledger,
@@ -126,7 +146,8 @@ def test_the_rule_same_job_same_node_overlapping_measured() -> None:
         ),
         "new": _run("new"),  # the new run's own earlier state
     }
-    measured = {"measured", "linked", "other-node", "other-job", "no-job", "after", "new"}
+    ids = ("measured", "linked", "other-node", "other-job", "no-job", "after", "new")
+    measured = dict.fromkeys(ids, frozenset[str]())
     found = metered_twice(list(olds.values()), measured, [new])
     assert [c.old.id for c in found] == ["measured", "running"]
     assert all(isinstance(c, MeteredTwice) and c.new is new for c in found)
@@ -161,7 +182,7 @@ def test_a_wrapper_ledger_merged_onto_an_import_of_its_node_is_refused(
     assert wrapper.started_at is not None and wrapper.ended_at is not None
     assert _measured_runs(_url(node0)) == {wrapper.id}
     target = tmp_path / "job.db"
-    imported = _imported(_url(target), wrapper.started_at - timedelta(minutes=5), wrapper.ended_at)
+    imported = _imported(_url(target), wrapper.started_at - timedelta(minutes=1), wrapper.ended_at)
     head = _head(_url(target))
     result = runner.invoke(app, ["ledger", "merge", str(node1), str(node0), "--into", str(target)])
     assert_bad_input(
@@ -173,8 +194,7 @@ def test_a_wrapper_ledger_merged_onto_an_import_of_its_node_is_refused(
         "gpu-01",
         "twice",
         "nothing merged",
-        f"receipts reconcile --job {JOB}",
-        "receipts import prometheus --compare",
+        f"receipts import prometheus --job {JOB} --compare",
     )
     assert _head(_url(target)) == head
     with Ledger(_url(target), reap=False) as ledger:
@@ -205,7 +225,7 @@ def test_a_wrapper_that_measured_no_gpu_merges_beside_the_import(
     assert wrapper.started_at is not None and wrapper.ended_at is not None
     assert (wrapper.detail or {}).get(GPU_UNMETERED)
     target = tmp_path / "job.db"
-    imported = _imported(_url(target), wrapper.started_at - timedelta(minutes=5), wrapper.ended_at)
+    imported = _imported(_url(target), wrapper.started_at - timedelta(minutes=1), wrapper.ended_at)
     result = runner.invoke(app, ["ledger", "merge", str(node0), "--into", str(target)])
     assert result.exit_code == 0, result.output
     assert _measured_runs(_url(target)) == {imported}  # the GPU time once: Prometheus's
@@ -219,7 +239,7 @@ def test_an_import_merged_onto_a_wrapper_is_refused_too(tmp_path: Path, runner: 
     wrapper = _only_run(_url(target))
     assert wrapper.started_at is not None and wrapper.ended_at is not None
     side = tmp_path / "prometheus.db"
-    imported = _imported(_url(side), wrapper.started_at - timedelta(minutes=5), wrapper.ended_at)
+    imported = _imported(_url(side), wrapper.started_at - timedelta(minutes=1), wrapper.ended_at)
     head = _head(_url(target))
     result = runner.invoke(app, ["ledger", "merge", str(side), "--into", str(target)])
     assert_bad_input(result, f"run {imported}", f"run {wrapper.id}", "metered by a wrapper")
@@ -230,12 +250,14 @@ def test_an_import_merged_onto_a_wrapper_is_refused_too(tmp_path: Path, runner: 
 
 
 def test_a_wrapper_will_not_start_on_a_node_an_import_meters_past_now(tmp_path: Path) -> None:
-    """An import whose ``--end`` lies past the job's real end (here: an hour from now) already
-    counts gpu-01's GPU time from now on: the wrapper refuses before anything is written or its
-    command starts; with ``--no-meter`` the command runs, recorded with no GPU time."""
+    """An import whose ``--end`` lies past now (five minutes from now), its samples covering
+    over 90 % of its window, counts gpu-01's GPU time from now on: the wrapper refuses before
+    anything is written or its command starts; with ``--no-meter`` the command runs, recorded
+    with no GPU time."""
     url = _url(tmp_path / "ledger.db")
     now = datetime.now(UTC)
-    imported = _imported(url, now - timedelta(minutes=5), now + timedelta(hours=1))
+    imported = _imported(url, now - timedelta(minutes=50), now + timedelta(minutes=5), 300)
+    assert _only_run(url).ended_at == now + timedelta(minutes=5)
     head = _head(url)
     marker = tmp_path / "ran"
     argv = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
@@ -243,7 +265,7 @@ def test_a_wrapper_will_not_start_on_a_node_an_import_meters_past_now(tmp_path: 
         _wrapped(url, "gpu-01.cluster.example.org", argv=argv)
     message = str(refused.value)
     for needle in (f"run {imported}", "imported from prometheus", "gpu-01", "nothing started",
-                   "--no-meter", f"receipts reconcile --job {JOB}"):  # fmt: skip
+                   "--no-meter", f"receipts import prometheus --job {JOB} --compare"):  # fmt: skip
         assert needle in message, message
     assert not marker.exists() and _head(url) == head
     assert _wrapped(url, "gpu-01.cluster.example.org", argv=argv, meter_gpus=False) == 0
@@ -300,3 +322,130 @@ def test_no_meter_from_the_command_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert both.returncode == 2 and both.stderr.count("\n") == 1
     assert "--no-meter and --gpus exclude each other" in both.stderr
+
+
+# -- devices: steps of one job on disjoint GPUs of a node ---------------------------------------
+
+UUID0, UUID1 = fake_device(0).uuid, fake_device(1).uuid
+
+
+def test_the_rule_compares_the_devices_each_run_measured() -> None:
+    """Two steps of one job on one node at the same time, on disjoint GPUs (``srun --exact
+    --gpus=4`` twice), are two measurements of different devices; one device in common, or a
+    run whose devices are unknown, is the same GPU time twice."""
+    new = _run("new", detail={GPU_DEVICES: [UUID1]})
+    olds = [
+        _run("disjoint", detail={GPU_DEVICES: [UUID0]}),
+        _run("shared", detail={GPU_DEVICES: [UUID0, UUID1]}),
+        _run("unknown", detail={GPU_DEVICES: None}),
+        _run("from-usages"),  # written before runs named their devices: its usages say
+        _run("from-usages-1"),
+        _run("no-device-named"),
+    ]
+    measured = {
+        "disjoint": frozenset({UUID0}),
+        "shared": frozenset(),
+        "unknown": frozenset({UUID0}),
+        "from-usages": frozenset({UUID0}),
+        "from-usages-1": frozenset({UUID1}),
+        "no-device-named": frozenset(),
+    }
+    found = metered_twice(olds, measured, [new])
+    assert [c.old.id for c in found] == ["shared", "unknown", "from-usages-1", "no-device-named"]
+    unknown_new = _run("new", detail={GPU_DEVICES: None})
+    assert len(metered_twice(olds, measured, [unknown_new])) == len(olds)
+
+
+def test_a_step_on_other_gpus_of_the_node_merges_beside_the_import(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """The import measured gpu-01's GPU 0; the wrapper's step metered GPU 1 only: both stand."""
+    node0 = tmp_path / "node0.db"
+    assert _wrapped(_url(node0), "gpu-01", first=1) == 0
+    wrapper = _only_run(_url(node0))
+    assert wrapper.started_at is not None and wrapper.ended_at is not None
+    assert (wrapper.detail or {})[GPU_DEVICES] == [UUID1]
+    target = tmp_path / "job.db"
+    imported = _imported(_url(target), wrapper.started_at - timedelta(minutes=1), wrapper.ended_at)
+    result = runner.invoke(app, ["ledger", "merge", str(node0), "--into", str(target)])
+    assert result.exit_code == 0, result.output
+    assert _measured_runs(_url(target)) == {wrapper.id, imported}
+
+
+def _snapshot(url: str, into: Path) -> str:
+    """A copy of the SQLite ledger at ``url`` as it is now (SQLite's backup API)."""
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(into) as dst:
+        src.backup(dst)
+    return _url(into)
+
+
+def test_a_second_step_on_other_gpus_starts_beside_a_running_one(tmp_path: Path) -> None:
+    """The ledger as it is while a wrapper of job 7 meters gpu-01's GPU 0 (its ``running`` entry
+    names the device): a second step metering GPU 1 starts; one metering GPU 0 is refused."""
+    url = _url(tmp_path / "ledger.db")
+    copies: list[str] = []
+    assert _wrapped(url, "gpu-01", on_start=lambda _run: copies.append(
+        _snapshot(url, tmp_path / "while-running.db"))) == 0  # fmt: skip
+    (during,) = copies
+    (running,) = [r for r in _runs(during) if r.status is RunStatus.RUNNING]
+    assert (running.detail or {})[GPU_DEVICES] == [UUID0]
+    assert _wrapped(during, "gpu-01", first=1) == 0
+    with pytest.raises(AlreadyMetered, match=rf"run {running.id} \(metered by a wrapper, still"):
+        _wrapped(during, "gpu-01", first=0, devices=2)
+
+
+def _runs(url: str) -> list[Run]:
+    with Ledger(url, reap=False) as ledger:
+        return ledger.runs("toy")
+
+
+# -- the import's window is what it measured --------------------------------------------------
+
+
+def test_an_import_ends_where_its_samples_end_not_at_a_generous_end(tmp_path: Path) -> None:
+    """Samples over 100 s of a window reaching an hour past now: the run ends where they do, and
+    a later step of the job on the node starts (it measures time the import did not)."""
+    url = _url(tmp_path / "ledger.db")
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    imported = _imported(url, start, start + timedelta(hours=1))
+    (run,) = _runs(url)
+    assert run.id == imported and run.ended_at == start + timedelta(seconds=100)
+    assert run.wall_time_s == 100.0
+    assert _wrapped(url, "gpu-01") == 0
+    assert len(_measured_runs(url)) == 2
+
+
+def test_one_scrape_records_the_gpu_time_as_not_measured(tmp_path: Path) -> None:
+    """A single sample in the window: allocated and busy time recorded as not measured (a
+    named gap), never the window's hour."""
+    url = _url(tmp_path / "ledger.db")
+    _imported(url, T0, T0 + timedelta(hours=1), scrapes=1)
+    with Ledger(url, reap=False) as ledger:
+        usages = {u.unit: u for u in ledger.usages("toy")}
+    assert set(usages) == {Unit.GPU_HOUR, Unit.GPU_HOUR_BUSY}  # energy: nothing to difference
+    for usage in usages.values():
+        assert usage.quantity is None and usage.note == UNSAMPLED_NOTE
+    assert measuring_runs(usages.values()) == {}  # a gap meters nothing: it blocks no wrapper
+
+
+# -- the check runs in the write transaction ----------------------------------------------------
+
+
+def test_the_wrappers_start_checks_again_in_its_write_transaction(tmp_path: Path) -> None:
+    """A run metering gpu-01's GPU 0 written after the wrapper's first check (another wrapper
+    starting at the same moment): the ``running`` entry's transaction sees it and refuses;
+    nothing is written, the heartbeat is dropped, the meter closed."""
+    url = _url(tmp_path / "ledger.db")
+    with Ledger(url, reap=False) as ledger:
+        ledger.record([Subject(id="toy", name="toy"), _run(
+            "toy/sft/other", started_at=datetime.now(UTC) - timedelta(minutes=1), ended_at=None,
+            status=RunStatus.RUNNING, detail={GPU_DEVICES: [UUID0]})])  # fmt: skip
+        head = ledger.head()
+        meter = FakeGpuMeter([FakeDevice(fake_device(0))], SystemClock())
+        spec = dataclasses.replace(SPEC, detail={GPU_DEVICES: [UUID0]})
+        run = MeteredRun(ledger, spec, meter=meter, cluster=ClusterContext("gpu-01", job_id=JOB),
+                         check=refuse_metered_twice)  # fmt: skip
+        with pytest.raises(AlreadyMetered, match="run toy/sft/other"):
+            run.start()
+        assert ledger.head() == head and last_beat(ledger, run.run_id) is None
+    assert meter.closed

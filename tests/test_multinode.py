@@ -25,6 +25,15 @@ def test_torchrun_environment() -> None:
     assert not from_environ({"LOCAL_RANK": "3", "GROUP_RANK": "1"}).meters_node
 
 
+def test_torchruns_default_rdzv_id_names_no_job() -> None:
+    # torchrun without --rdzv-id sets TORCHELASTIC_RUN_ID=none: every plain torchrun on a host
+    # would share job "none" and be taken for one job metered twice.
+    plain = {"LOCAL_RANK": "0", "GROUP_RANK": "0", "TORCHELASTIC_RUN_ID": "none"}
+    assert from_environ(plain).job_id is None
+    assert from_environ({**plain, "TORCHELASTIC_RUN_ID": "none-of-that"}).job_id == "none-of-that"
+    assert from_environ({**plain, "SLURM_JOB_ID": "4242"}).job_id == "4242"
+
+
 def test_slurm_environment_and_its_job_id_wins() -> None:
     env = {"SLURM_JOB_ID": "4242", "SLURM_NODEID": "1", "SLURM_PROCID": "9", "SLURM_LOCALID": "1",
            "SLURM_NTASKS": "16"}  # fmt: skip

@@ -20,6 +20,7 @@ from probes.prometheus import (
     trapezoid,
     within,
 )
+from probes.prometheus.meter import METRICS
 from probes.prometheus.method import coverage, scrape_interval
 from probes.prometheus.query import Series
 from receipts.cli import app
@@ -62,10 +63,32 @@ def test_a_generous_window_holds_values_one_scrape_interval_only() -> None:
     assert interval == 10.0
     assert held_integral(samples, 1000.0, 3600.0, interval) == 50 * (10 + 80 + 10)
     assert held_integral(samples, 1000.0, 3600.0) == 50 * 3600  # unbounded: the old inflation
-    wide = coverage([t for t, _ in samples], 1000.0, 3600.0)
+    wide = coverage([[t for t, _ in samples]], 1000.0, 3600.0)
     assert (wide.span_s, wide.covered_s, wide.sampled_window) == (80.0, 100.0, False)
-    tight = coverage([t for t, _ in samples], 1000.0, 105.0)
+    tight = coverage([[t for t, _ in samples]], 1000.0, 105.0)
     assert (tight.covered_s, tight.sampled_window) == (100.0, True)  # 95 % of the window
+
+
+def test_one_sample_covers_no_time_and_the_gpu_time_is_not_measured() -> None:
+    """One scrape in the window says nothing of any stretch of time: not the whole window (as
+    an unknown interval once made it), but not measured."""
+    lone = coverage([[1010.0], [1010.0], [1010.0]], 1000.0, 3600.0)
+    assert (lone.interval_s, lone.covered_s, lone.sampled_window) == (None, None, False)
+    (gpu,) = meter_job(_Source(scrapes=1), Selection("7"), 1000.0, 4600.0)  # type: ignore[arg-type]
+    assert gpu.unsampled
+    assert (gpu.usage.allocated_gpu_s, gpu.usage.busy_gpu_s, gpu.usage.energy_j) == (None,) * 3
+    assert gpu.coverage_detail()["allocated_from"] is None
+
+
+def test_the_scrape_interval_is_each_series_own() -> None:
+    """Energy, power and utilisation stored 2 ms apart (two exporters, a recording rule): the
+    union of their timestamps has gaps of 2 ms, the series' own are 10 s."""
+    (gpu,) = meter_job(_Source(offset_s=0.002), Selection("7"), 1000.0, 4600.0)  # type: ignore[arg-type]
+    assert gpu.coverage is not None and gpu.coverage.interval_s == pytest.approx(10.0)
+    assert gpu.usage.allocated_gpu_s == pytest.approx(100.004)  # 80 s sampled, 10 s each side
+    assert gpu.usage.busy_gpu_s == pytest.approx(50.0, abs=0.01)
+    split = coverage([[1010.0, 1020.0], [1030.0, 1060.0]], 1000.0, 3600.0)
+    assert (split.interval_s, split.covered_from_s, split.covered_to_s) == (30.0, 0.0, 90.0)
 
 
 class _Source:
@@ -74,16 +97,21 @@ class _Source:
 
     url = "http://127.0.0.1:9"
 
-    def __init__(self, first_s: float = 1010.0) -> None:
-        self.first_s = first_s
+    def __init__(
+        self, first_s: float = 1010.0, uuid: str = "GPU-0", scrapes: int = 9, offset_s: float = 0.0
+    ) -> None:
+        self.first_s, self.uuid, self.scrapes, self.offset_s = first_s, uuid, scrapes, offset_s
 
     def samples(self, metric: str, matchers: object, start_s: float, end_s: float) -> list[Series]:
-        labels = {"gpu": "0", "UUID": "GPU-0", "modelName": "NVIDIA H100 80GB HBM3",
+        labels = {"gpu": "0", "UUID": self.uuid, "modelName": "NVIDIA H100 80GB HBM3",
                   "Hostname": "gpu-01", "hpc_job": "7"}  # fmt: skip
         value = {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": lambda i: 7e6 * i,
                  "DCGM_FI_DEV_POWER_USAGE": lambda i: 700.0,
                  "DCGM_FI_DEV_GPU_UTIL": lambda i: 50.0}[metric]  # fmt: skip
-        return [Series(metric, labels, [(self.first_s + 10 * i, value(i)) for i in range(9)])]
+        # Each metric at its own offset (``offset_s`` apart), as two exporters or a recording
+        # rule would store them.
+        first = self.first_s + self.offset_s * METRICS.index(metric)
+        return [Series(metric, labels, [(first + 10 * i, value(i)) for i in range(self.scrapes)])]
 
 
 def test_a_generous_end_buys_no_gpu_hours() -> None:

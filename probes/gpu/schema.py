@@ -51,8 +51,9 @@ class DeviceUsage:
     """The device."""
     wall_s: float
     """Window length in seconds (monotonic clock)."""
-    allocated_gpu_s: float
-    """The device's share of allocated time: equal to ``wall_s`` (one device, whole window)."""
+    allocated_gpu_s: float | None
+    """The device's share of allocated time: equal to ``wall_s`` (one device, whole window);
+    ``None`` where no time was observed (a Prometheus series with a single sample)."""
     busy_gpu_s: float | None
     """Utilisation-weighted seconds, integrated over the samples; ``None`` without samples."""
     energy_j: float | None

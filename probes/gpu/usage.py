@@ -81,7 +81,7 @@ def device_usage_fields(
         }
         series = {"series": device_series(by_device.get(d.device.uuid, []))} if samples else {}
         readings: list[tuple[str, str, Unit, float | None, dict[str, Any]]] = [
-            ("allocated", resource, Unit.GPU_HOUR, d.allocated_gpu_s / 3600, series),
+            ("allocated", resource, Unit.GPU_HOUR, _hours(d.allocated_gpu_s), series),
             ("busy", resource, Unit.GPU_HOUR_BUSY, _hours(d.busy_gpu_s), {}),
             ("energy", "energy/gpu", Unit.KWH, _kwh(d.energy_j), {"method": d.energy_method}),
         ]

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InputError
-from ledger.metered import already_metered
-from ledger.schema import Category, Run, RunStatus, Usage
+from ledger.metered import GPU_DEVICES, MeteredTwice, already_metered_in, stamp, window
+from ledger.schema import Category, Provenance, Run, RunStatus, Unit, Usage
+from probes.gpu.names import gpu_model_name
 from probes.gpu.usage import device_usage_fields
 from probes.ids import id_part
 from probes.prometheus.errors import PrometheusError
-from probes.prometheus.meter import GpuMeasure, Selection, meter_job
+from probes.prometheus.meter import (
+    UNSAMPLED_NOTE,
+    GpuMeasure,
+    Selection,
+    allocated_from,
+    meter_job,
+)
 from probes.prometheus.query import PrometheusSource, shown_url
 from probes.prometheus.schema import ImportedGpu, ImportedNode, ImportResult
 from probes.subjects import check_subject, subject_records
@@ -57,7 +64,7 @@ def job_window(
             "from: give --start and --end, or run `receipts import sacct` first"
         )
     if len(attempts) > 1:
-        starts = ", ".join(sorted(f"{r.started_at:%Y-%m-%dT%H:%M:%SZ}" for r in attempts))
+        starts = ", ".join(sorted(stamp(r.started_at, "?") for r in attempts))
         raise PrometheusError(
             f"--job {job_id}: Slurm ran the job {len(attempts)} times ({starts}): give --start "
             "and --end of the attempt to meter"
@@ -91,6 +98,7 @@ def plan_runs(
     shown = shown_url(url)
     for host, gpus in sorted(by_host.items()):
         run_id = f"{RUN_PREFIX}{id_part(selection.job_id)}/{id_part(host)}/{start:%Y%m%dT%H%M%SZ}"
+        until = measured_until(gpus, start, end)
         runs.append(
             Run(
                 id=run_id,
@@ -100,8 +108,8 @@ def plan_runs(
                 name=f"{stage} on {host} (job {selection.job_id}, DCGM via Prometheus)",
                 status=status,
                 started_at=start,
-                ended_at=end,
-                wall_time_s=(end - start).total_seconds(),
+                ended_at=until,
+                wall_time_s=(until - start).total_seconds(),
                 host=host,
                 job_id=selection.job_id,
                 note=f"metered from Prometheus ({shown}); window from {window_from}",
@@ -111,12 +119,18 @@ def plan_runs(
                     "selector": selection.shown(),
                     "window_from": window_from,
                     "gpus": len(gpus),
+                    # The devices it measured, that a step of the job on other GPUs of the node
+                    # does not clash with; unknown where a series names no UUID.
+                    GPU_DEVICES: sorted(g.usage.device.uuid for g in gpus)
+                    if all(g.uuid_label for g in gpus)
+                    else None,
                 },
             )
         )
         usages += _usages(run_id, gpus, shown, selection)
         nodes.append(ImportedNode(run_id=run_id, host=host, gpus=[_row(g) for g in gpus]))
     rows = [g for node in nodes for g in node.gpus]
+    allocated = [g.allocated_gpu_s for g in rows if g.allocated_gpu_s is not None]
     busy = [g.busy_gpu_s for g in rows if g.busy_gpu_s is not None]
     energy = [g.energy_j for g in rows if g.energy_j is not None]
     result = ImportResult(
@@ -129,7 +143,7 @@ def plan_runs(
         status=status,
         nodes=nodes,
         gpus=len(rows),
-        allocated_gpu_hours=math.fsum(g.allocated_gpu_s for g in rows) / 3600,
+        allocated_gpu_hours=math.fsum(allocated) / 3600 if allocated else None,
         busy_gpu_hours=math.fsum(busy) / 3600 if busy else None,
         energy_kwh=math.fsum(energy) / 3.6e6 if energy else None,
         unmeasured_energy=len(rows) - len(energy),
@@ -154,10 +168,48 @@ def _usages(run_id: str, gpus: Sequence[GpuMeasure], url: str, selection: Select
         }
         for g in gpus
     }
+    gaps = [gap for g in gpus if g.unsampled for gap in _not_measured(run_id, g)]
     return [
         Usage(**{**f, "detail": {**f["detail"], **extra[f["detail"]["device_uuid"]]}})
-        for f in fields
+        for f in [*fields, *gaps]
     ]
+
+
+def _not_measured(run_id: str, g: GpuMeasure) -> list[dict[str, Any]]:
+    """The allocated and busy time of a GPU no series of which has two samples in the window, as
+    ``Usage`` fields: not measured (``quantity`` ``None``, :data:`UNSAMPLED_NOTE`), never the
+    window's length."""
+    d = g.usage.device
+    return [
+        {
+            "id": f"{run_id}/gpu{d.index}/{suffix}",
+            "run": run_id,
+            "resource": f"gpu/{gpu_model_name(d.name)}",
+            "unit": unit.value,
+            "quantity": None,
+            "provenance": Provenance.MEASURED.value,
+            "note": UNSAMPLED_NOTE,
+            "detail": {
+                "device_uuid": d.uuid,
+                "device_name": d.name,
+                "device_index": d.index,
+                "samples": g.usage.samples,
+            },
+        }
+        for suffix, unit in (("allocated", Unit.GPU_HOUR), ("busy", Unit.GPU_HOUR_BUSY))
+    ]
+
+
+def measured_until(gpus: Sequence[GpuMeasure], start: datetime, end: datetime) -> datetime:
+    """The end of a node's run: the window's end where each GPU's samples cover (nearly) all of
+    it, else the end of the time its samples covered (:attr:`Coverage.covered_to_s`), so that a
+    generous ``--end`` does not claim the node's GPUs past what was measured: a later step of the
+    job there is another measurement, not this one's."""
+    ends = [g.coverage.covered_to_s for g in gpus if g.coverage is not None]
+    if all(g.coverage is not None and g.coverage.sampled_window for g in gpus):
+        return end
+    known = [t for t in ends if t is not None]
+    return start + timedelta(seconds=max(known)) if known else end
 
 
 def _row(g: GpuMeasure) -> ImportedGpu:
@@ -176,42 +228,47 @@ def _row(g: GpuMeasure) -> ImportedGpu:
         dropped_samples=g.dropped,
         sample_span_s=g.coverage.span_s if g.coverage else None,
         scrape_interval_s=g.coverage.interval_s if g.coverage else None,
-        allocated_from="samples" if g.coverage and not g.coverage.sampled_window else "window",
+        allocated_from=allocated_from(g.coverage) if g.coverage else "window",
     )
 
 
 def metering_runs(ledger: Ledger, planned: Sequence[Run]) -> list[tuple[Run, Run]]:
     """``(planned run, ledger run)`` pairs where a run that is not a Prometheus import (a
-    ``receipts run`` wrapper's, a Trainer callback's metering alone) measured the GPUs of the same
+    ``receipts run`` wrapper's, a Trainer callback's metering alone) measured GPUs of the same
     job on the same node over an overlapping window, or is still running there
-    (:func:`ledger.metered.already_metered`): what ``--compare`` sets beside the import."""
+    (:mod:`ledger.metered`): what ``--compare`` sets beside the import."""
+    with ledger.connect() as conn:
+        clashes = already_metered_in(conn, planned)
     return [
         (clash.new, clash.old)
-        for clash in already_metered(ledger, planned)
+        for clash in clashes
         if (clash.old.detail or {}).get("importer") != IMPORTER
     ]
 
 
-def _refuse_overlap(ledger: Ledger, runs: Sequence[Run]) -> None:
+def refuse_overlap(clashes: Sequence[MeteredTwice]) -> None:
     """The import's runs measure the job's GPUs: a run of the same job and node that measured
-    them over an overlapping window under another id (an earlier import under another start, a
-    wrapper's) would have them counted twice (:mod:`ledger.metered`, the rule ``receipts ledger
-    merge`` and ``receipts run`` apply too)."""
-    for clash in already_metered(ledger, runs):
+    the same devices over an overlapping window under another id (an earlier import under
+    another start, a wrapper's) would have them counted twice (:mod:`ledger.metered`, the rule
+    ``receipts ledger merge`` and ``receipts run`` apply too).
+
+    Raises:
+        InputError: naming the first such run.
+    """
+    for clash in clashes:
         old, new = clash.old, clash.new
         if (old.detail or {}).get("importer") == IMPORTER and old.ended_at is not None:
             raise InputError(
                 f"--start/--end: the window overlaps run {old.id} of job {old.job_id} on "
-                f"{old.host} ({old.started_at:%Y-%m-%dT%H:%M:%SZ} to "
-                f"{old.ended_at:%Y-%m-%dT%H:%M:%SZ}), already imported: importing it would "
-                "count the same GPU time twice; give the same --start to correct that run"
+                f"{old.host} ({window(old)}), already imported: importing it would count the "
+                "same GPU time twice; give the same --start to correct that run"
             )
         when = "still running" if old.status is RunStatus.RUNNING else "already metered"
         raise InputError(
-            f"--job {new.job_id}: run {old.id} ({when}, {old.started_at:%Y-%m-%dT%H:%M:%SZ}) "
-            f"measured job {new.job_id}'s GPUs on {new.host}: importing them too would count "
-            "them twice; add --compare to set Prometheus beside it without recording, or "
-            "select the other nodes with --host"
+            f"--job {new.job_id}: run {old.id} ({when}, {window(old)}) measured job "
+            f"{new.job_id}'s GPUs on {new.host}: importing them too would count them twice; add "
+            "--compare to set Prometheus beside it without recording, or select the other "
+            "nodes with --host"
         )
 
 
@@ -260,8 +317,10 @@ def import_prometheus(
         status=sacct_status or status,
         window_from=window_from,
     )
-    _refuse_overlap(ledger, runs)
-    done = ledger.record([*new_subject, *runs, *usages])
+    done = ledger.record(
+        [*new_subject, *runs, *usages],
+        check=lambda conn: refuse_overlap(already_metered_in(conn, runs)),
+    )
     return result.model_copy(
         update={
             "appended": done.appended,

@@ -17,10 +17,17 @@ from probes.prometheus.method import (
     counter_energy,
     coverage,
     held_integral,
+    scrape_interval,
     trapezoid,
     within,
 )
 from probes.prometheus.query import Matcher, PrometheusSource, Series, selector
+
+UNSAMPLED_NOTE = (
+    "not measured: fewer than two samples of any DCGM series of this GPU in the window, so no "
+    "time was observed"
+)
+"""The note of a GPU's allocated and busy time where no series has two samples in the window."""
 
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"
 """Energy since the driver loaded, in millijoules (a counter; Volta and newer)."""
@@ -78,6 +85,15 @@ class GpuMeasure:
     dropped: int = 0
     series: list[dict[str, str]] = field(default_factory=list)
     coverage: Coverage | None = None
+    uuid_label: bool = True
+    """Whether the series name the GPU's UUID (else its id is ``HOST/gpuN``, which no wrapper's
+    NVML UUID matches)."""
+
+    @property
+    def unsampled(self) -> bool:
+        """Whether no series has two samples: the GPU's allocated and busy time are not
+        measured (:data:`UNSAMPLED_NOTE`)."""
+        return self.coverage is not None and self.coverage.covered_s is None
 
     def coverage_detail(self) -> dict[str, object]:
         """What the usage's detail says of the samples against the window."""
@@ -89,8 +105,15 @@ class GpuMeasure:
             "sample_span_s": c.span_s,
             "scrape_interval_s": c.interval_s,
             "covered_s": c.covered_s,
-            "allocated_from": "window" if c.sampled_window else "samples",
+            "allocated_from": allocated_from(c),
         }
+
+
+def allocated_from(c: Coverage) -> str | None:
+    """``window``, ``samples``, or ``None`` where nothing was covered (not measured)."""
+    if c.covered_s is None:
+        return None
+    return "window" if c.sampled_window else "samples"
 
 
 def host_of(labels: dict[str, str]) -> str | None:
@@ -175,7 +198,8 @@ def _measure(
     every = [s for group in by_metric.values() for s in group]
     labels = every[0].labels
     index = int(labels["gpu"])
-    uuid = labels.get("UUID") or labels.get("uuid") or f"{host}/gpu{index}"
+    named = labels.get("UUID") or labels.get("uuid")
+    uuid = named or f"{host}/gpu{index}"
     name = labels.get("modelName") or labels.get("model_name") or "unknown"
     energy_s, power_s, util_s = (
         _merged(host, m, by_metric.get(m, []), start_s, end_s) for m in METRICS
@@ -191,15 +215,18 @@ def _measure(
         method = "integrated_power" if energy_j is not None else None
         span = power_s[-1][0] - power_s[0][0] if energy_j is not None else None
     stamps = sorted({t for t, _ in [*energy_s, *power_s, *util_s]})
-    cover = coverage(stamps, start_s, wall)
-    busy = held_integral(util_s, start_s, wall, cover.interval_s)
+    cover = coverage([[t for t, _ in one] for one in (energy_s, power_s, util_s)], start_s, wall)
+    busy = None
+    if cover.covered_s is not None:  # a lone sample says nothing of any stretch of time
+        hold = scrape_interval([t for t, _ in util_s]) or cover.interval_s
+        busy = held_integral(util_s, start_s, wall, hold)
     device = GpuDevice(index=index, uuid=uuid, name=name, memory_total_bytes=None)
     usage = DeviceUsage(
         device=device,
         wall_s=wall,
         # A GPU scraped over (nearly) all the window was the job's for all of it; one scraped
         # over a part only (a generous --end, a node that joined late) for that part.
-        allocated_gpu_s=wall if cover.sampled_window else cover.covered_s,
+        allocated_gpu_s=wall if cover.sampled_window else cover.covered_s,  # None: unsampled
         busy_gpu_s=None if busy is None else busy / 100.0,
         energy_j=energy_j,
         energy_method=method,
@@ -216,6 +243,7 @@ def _measure(
         dropped=sum(s.dropped for s in every),
         series=_distinct(s.labels for s in every),
         coverage=cover,
+        uuid_label=named is not None,
     )
 
 

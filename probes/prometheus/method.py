@@ -100,20 +100,33 @@ class Coverage:
     """How much of the window a GPU's samples cover."""
 
     interval_s: float | None
-    """Estimated scrape interval (:func:`scrape_interval`); ``None`` with one sample."""
+    """Estimated scrape interval: the largest of the series' own (:func:`scrape_interval` of each
+    metric's samples); ``None`` where no series has two samples."""
     span_s: float
-    """Seconds from the first to the last sample in the window."""
-    covered_s: float
-    """The span plus at most one interval before the first and after the last sample, inside
-    the window; the whole window where the interval is unknown."""
+    """Seconds from the first to the last sample in the window (any series)."""
+    covered_from_s: float | None
+    """Start of the covered time, in seconds from the window's start: the earliest sample of a
+    series less its own interval, not before the window; ``None`` where nothing was covered."""
+    covered_to_s: float | None
+    """End of the covered time, in seconds from the window's start: the latest sample of a
+    series plus its own interval, not past the window; ``None`` where nothing was covered."""
     wall_s: float
     """The window's length."""
+
+    @property
+    def covered_s(self) -> float | None:
+        """The covered time's length; ``None`` where no series has two samples: nothing was
+        measured over time, and the GPU's allocated and busy time are not measured."""
+        if self.covered_from_s is None or self.covered_to_s is None:
+            return None
+        return self.covered_to_s - self.covered_from_s
 
     @property
     def sampled_window(self) -> bool:
         """Whether the samples cover at least :data:`COVERED_SHARE` of the window: then the GPU
         counts as allocated for all of it; else for :attr:`covered_s` only."""
-        return self.covered_s >= COVERED_SHARE * self.wall_s
+        covered = self.covered_s
+        return covered is not None and covered >= COVERED_SHARE * self.wall_s
 
 
 COVERED_SHARE = 0.9
@@ -121,17 +134,29 @@ COVERED_SHARE = 0.9
 counted allocated over the whole window: a generous ``--end`` does not buy GPU-hours."""
 
 
-def coverage(stamps: Sequence[float], start_s: float, wall_s: float) -> Coverage:
-    """The coverage of sample times ``stamps`` (unix seconds, inside the window)."""
-    ordered = sorted(set(stamps))
-    interval = scrape_interval(ordered)
-    span = ordered[-1] - ordered[0] if ordered else 0.0
-    if interval is None:
-        covered = wall_s
-    else:
-        first, last = ordered[0] - start_s, ordered[-1] - start_s
-        covered = min(wall_s, last + interval) - max(0.0, first - interval)
-    return Coverage(interval, span, covered, wall_s)
+def coverage(series: Sequence[Sequence[float]], start_s: float, wall_s: float) -> Coverage:
+    """The coverage of the sample times of a GPU's series (one sequence of unix seconds per
+    metric, inside the window). Each series is held one of its *own* intervals beyond its first
+    and last sample: series scraped at offsets from one another (two exporters, a recording
+    rule) are not taken for one series sampled every few milliseconds. A series with fewer than
+    two samples has no interval and covers nothing."""
+    spans: list[tuple[float, float, float]] = []
+    for stamps in series:
+        ordered = sorted(set(stamps))
+        interval = scrape_interval(ordered)
+        if interval is not None:
+            spans.append((ordered[0] - start_s, ordered[-1] - start_s, interval))
+    every = sorted({t for stamps in series for t in stamps})
+    span = every[-1] - every[0] if every else 0.0
+    if not spans:
+        return Coverage(None, span, None, None, wall_s)
+    return Coverage(
+        interval_s=max(interval for _, _, interval in spans),
+        span_s=span,
+        covered_from_s=max(0.0, min(first - interval for first, _, interval in spans)),
+        covered_to_s=min(wall_s, max(last + interval for _, last, interval in spans)),
+        wall_s=wall_s,
+    )
 
 
 def within(samples: Sequence[Sample], start_s: float, end_s: float) -> list[Sample]:

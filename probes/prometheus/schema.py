@@ -26,12 +26,13 @@ class ImportedGpu(_Model):
     """The ``modelName`` label: ``NVIDIA H100 80GB HBM3``."""
     samples: int
     """Scrapes of the device inside the window."""
-    allocated_gpu_s: float
+    allocated_gpu_s: float | None
     """Window length where the samples (each edge held one scrape interval) cover at least 90 %
-    of it: the device was the job's from start to end; else the covered seconds only."""
+    of it: the device was the job's from start to end; else the covered seconds only; ``None``
+    (not measured) where no series of the device has two samples in the window."""
     busy_gpu_s: float | None
     """``DCGM_FI_DEV_GPU_UTIL`` / 100 integrated over the window, the edge values held at most
-    one scrape interval; ``None`` without samples."""
+    one scrape interval; ``None`` without samples, or where no series has two."""
     energy_j: float | None
     """Energy between the first and last sample; ``None`` where nothing could measure it."""
     energy_method: str | None
@@ -46,10 +47,11 @@ class ImportedGpu(_Model):
     sample_span_s: float | None = None
     """Seconds from the first to the last sample of the device in the window."""
     scrape_interval_s: float | None = None
-    """Median gap between its samples; ``None`` with one sample."""
-    allocated_from: str = "window"
+    """The largest of its series' own scrape intervals (each the median gap between that
+    metric's samples); ``None`` where no series has two samples."""
+    allocated_from: str | None = "window"
     """``window`` (allocated for the whole window) or ``samples`` (for the covered seconds:
-    the samples covered less than 90 % of the window)."""
+    the samples covered less than 90 % of the window); ``None`` where not measured."""
 
 
 class ImportedNode(_Model):
@@ -85,8 +87,8 @@ class ImportResult(_Model):
     """Nodes, by host name."""
     gpus: int
     """GPUs metered."""
-    allocated_gpu_hours: float
-    """Sum of the GPUs' allocated hours."""
+    allocated_gpu_hours: float | None
+    """Sum of the GPUs' allocated hours; ``None`` where no GPU's was measured."""
     busy_gpu_hours: float | None
     """Sum of the busy hours; ``None`` where no GPU had utilisation samples."""
     energy_kwh: float | None

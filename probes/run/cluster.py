@@ -16,6 +16,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import Literal
 
+TORCHRUN_NO_ID = "none"
+"""``TORCHELASTIC_RUN_ID`` of a ``torchrun`` started without ``--rdzv-id`` (its default): no job
+id, since every such run on a host shares it."""
+
 
 @dataclass(frozen=True)
 class ClusterContext:
@@ -32,7 +36,7 @@ class ClusterContext:
     world_size: int | None = None
     """Processes in the job (WORLD_SIZE, SLURM_NTASKS)."""
     job_id: str | None = None
-    """SLURM_JOB_ID, else TORCHELASTIC_RUN_ID."""
+    """SLURM_JOB_ID, else TORCHELASTIC_RUN_ID (unless torchrun's default ``none``)."""
     launcher: Literal["torchrun", "slurm"] | None = None
     """Which environment the ranks came from."""
 
@@ -50,7 +54,9 @@ def _int(environ: dict[str, str], name: str) -> int | None:
 def from_environ(environ: dict[str, str] | None = None) -> ClusterContext:
     """Read the launcher's variables; torchrun's win where both are set (torchrun under srun)."""
     env = dict(os.environ) if environ is None else environ
-    job_id = env.get("SLURM_JOB_ID") or env.get("TORCHELASTIC_RUN_ID") or None
+    rdzv_id = env.get("TORCHELASTIC_RUN_ID")
+    # torchrun's --rdzv-id defaults to "none": every plain torchrun shares it, so it names no job.
+    job_id = env.get("SLURM_JOB_ID") or (rdzv_id if rdzv_id != TORCHRUN_NO_ID else None) or None
     host = socket.gethostname()
     if "LOCAL_RANK" in env:
         return ClusterContext(

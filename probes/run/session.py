@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pydantic import ValidationError
+from sqlalchemy import Connection
 
 from ledger.canonical import is_valid_id
 from ledger.errors import NotFoundError
-from ledger.liveness import beat, finish
+from ledger.liveness import beat, finish, forget
 from ledger.schema import Category, Run, RunStatus, Subject, Usage, utcnow
 from ledger.store import Ledger
 from probes.errors import WrapperInputError
@@ -130,8 +131,13 @@ class MeteredRun:
         job_pids: Callable[[], set[int]] = set,
         cluster: ClusterContext | None = None,
         background: bool = True,
+        check: Callable[[Connection, Run], None] | None = None,
     ) -> None:
+        """``check``, where given, is called with the write transaction that records the run
+        as ``running`` and the run (:meth:`Ledger.record`'s ``check``): should it raise, the run
+        is not written, the meter is closed and the error raised from :meth:`start`."""
         self.ledger = ledger
+        self.check = check
         self.spec = spec
         self.meter = meter or NullMeter()
         self.clock = clock or SystemClock()
@@ -180,7 +186,15 @@ class MeteredRun:
             detail=self.spec.detail,
         )
         beat(self.ledger, self.run_id, wall_time_s=0.0, interval_s=self.heartbeat_s, usages=[])
-        self.ledger.record([*subject, run])
+        check = self.check
+        try:
+            self.ledger.record(
+                [*subject, run], check=None if check is None else lambda conn: check(conn, run)
+            )
+        except BaseException:
+            forget(self.ledger, self.run_id)
+            self.meter.close()
+            raise
         self.run = run
         self._t0 = self.clock.monotonic()
         try:

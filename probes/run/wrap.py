@@ -39,8 +39,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from sqlalchemy import Connection
+
 from ledger.errors import error_line
-from ledger.metered import already_metered
+from ledger.metered import GPU_DEVICES, already_metered_in
 from ledger.schema import GPU_UNMETERED, PARENT_RUN, Run, RunStatus, utcnow
 from ledger.store import Ledger
 from probes.errors import WrapperInputError
@@ -99,17 +101,30 @@ class AlreadyMetered(WrapperInputError):
     """The job's GPUs on this node are measured by another run over the time from now."""
 
 
-def refuse_metered_twice(ledger: Ledger, spec: RunSpec, cluster: ClusterContext) -> None:
-    """Refuse to start a run that would measure the GPUs of ``cluster.job_id`` on this node where
-    a run already in the ledger measures them from now on (:mod:`ledger.metered`: an import whose
-    window reaches past now, a wrapper still running), so that the job is not metered twice.
+def refuse_metered_twice(conn: Connection, run: Run) -> None:
+    """Refuse to write ``run``, a run that would measure GPUs of its job on this node, where a
+    run in the ledger (read over ``conn``) measures the same GPUs from now on
+    (:mod:`ledger.metered`: an import whose window reaches past now, a wrapper still running),
+    so that the job is not metered twice. Called before anything starts, and again in the
+    transaction that writes the run as ``running``, so that two wrappers starting together do
+    not both pass.
 
     Raises:
         AlreadyMetered: naming that run, ``--no-meter`` and how to compare the two.
     """
-    if not cluster.job_id:
-        return
-    run = Run(
+    for clash in already_metered_in(conn, [run]):
+        raise AlreadyMetered(
+            f"job {clash.job_id} on {clash.host}: {clash.old_run()} measures its GPUs from now "
+            "on: metering them here too would count them twice; nothing started; add "
+            "--no-meter to run the command recorded without GPU time, or, after it, "
+            f"`receipts import prometheus --job {clash.job_id} --compare` to set Prometheus "
+            "beside the run that metered it"
+        )
+
+
+def starting_run(spec: RunSpec, cluster: ClusterContext) -> Run:
+    """The run a wrapper is about to write, as the check before it starts sees it."""
+    return Run(
         id=f"{spec.subject}/{spec.stage}/starting",
         subject=spec.subject,
         stage=spec.stage,
@@ -121,13 +136,6 @@ def refuse_metered_twice(ledger: Ledger, spec: RunSpec, cluster: ClusterContext)
         job_id=cluster.job_id,
         detail=spec.detail,
     )
-    for clash in already_metered(ledger, [run]):
-        raise AlreadyMetered(
-            f"job {clash.job_id} on {clash.host}: {clash.old_run()} measures its GPUs from now "
-            "on: metering them here too would count them twice; nothing started; add "
-            f"--no-meter to run the command recorded without GPU time, or "
-            f"{clash.compare_hint()}"
-        )
 
 
 def child_environment(run: MeteredRun) -> dict[str, str]:
@@ -172,6 +180,7 @@ def run_command(
         return subprocess.call(argv)
     outer = wrapping_run(ledger, cluster=cluster)
     no_gpu: str | None = None
+    check: Callable[[Connection, Run], None] | None = None
     if outer is not None:
         # The outer wrapper meters every device of this node: metering (or declaring) them here
         # too would count them twice. The run is recorded, linked, with what it ran.
@@ -197,12 +206,18 @@ def run_command(
         sees = why_no_gpu(meter, meter_why)
         no_gpu = None if spec.declared_gpus else sees
         if sees is None:  # it will measure GPU time: not where another run measures it
+            assert meter is not None
             try:
-                refuse_metered_twice(ledger, spec, cluster)
-            except AlreadyMetered:
-                assert meter is not None
+                # The GPUs it meters (CUDA_VISIBLE_DEVICES applies): a step of the job on
+                # other GPUs of the node is no second measurement of these.
+                uuids = sorted(d.uuid for d in meter.devices())
+                spec = dataclasses.replace(spec, detail={**(spec.detail or {}), GPU_DEVICES: uuids})
+                with ledger.connect() as conn:
+                    refuse_metered_twice(conn, starting_run(spec, cluster))
+            except BaseException:
                 meter.close()
                 raise
+            check = refuse_metered_twice
     if no_gpu:  # said from the start, so that a running run metering nothing blocks no other
         spec = dataclasses.replace(spec, detail={**(spec.detail or {}), GPU_UNMETERED: no_gpu})
     child: Child | None = None
@@ -215,6 +230,7 @@ def run_command(
         heartbeat_s=heartbeat_s,
         job_pids=lambda: job_tree(child.pid) if child is not None else {os.getpid()},
         cluster=cluster,
+        check=check,
     )
     with Forwarding() as forwarding, subreaper(exclusive()) as reaping:
         # Exclusive: no other thread, so the command can be made to die with the wrapper; no
