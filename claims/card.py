@@ -255,22 +255,6 @@ def write_card(path: Path, data: bytes) -> None:
     Raises:
         LedgerError: the file cannot be written (the temporary file is removed).
     """
-    import os
-    import tempfile
+    from ledger.files import write_atomic
 
-    from ledger.errors import LedgerError
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise LedgerError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, data)

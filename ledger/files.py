@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ledger.errors import InputError
+from ledger.errors import InputError, LedgerError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,6 +25,30 @@ M = TypeVar("M", bound=BaseModel)
 # safe schema as yaml.SafeLoader, parsed in C, over ten times faster on the bundled data.
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Locator = Callable[[tuple[int | str, ...]], str]
+
+
+def write_atomic(path: Path, data: bytes, error: type[LedgerError] = LedgerError) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and move it into place
+    (``os.replace``), so a reader never sees a partly written file; the file gets the mode the
+    umask gives a new file.
+
+    Raises:
+        error: the file cannot be written (the temporary file is removed).
+    """
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def read_text(path: Path) -> str:

@@ -205,7 +205,7 @@ def test_a_failed_write_leaves_no_partial_file(
     def fail(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(write_module.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)  # the one atomic write (ledger.files) uses it
     with pytest.raises(AppendixError, match="No space left on device"):
         write_appendix(appendix, "md", tmp_path / "report.md")
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file()]

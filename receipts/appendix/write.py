@@ -8,14 +8,13 @@ Markdown and LaTeX read their figures from a folder beside the document (``repor
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger.files import write_atomic
 from receipts.appendix.errors import AppendixError, AppendixInputError
 from receipts.appendix.schema import Appendix
 
@@ -123,32 +122,6 @@ def figure_folder(path: Path) -> str:
     return f"{stem}-figures"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and move it into place.
-
-    Raises:
-        AppendixError: the file cannot be written (the temporary file is removed).
-    """
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise AppendixError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def render(
     appendix: Appendix, fmt: str, path: Path, figures: Sequence[FigureFile] | None = None
 ) -> dict[Path, bytes]:
@@ -199,7 +172,7 @@ def write_files(files: dict[Path, bytes]) -> list[Path]:
                 path.parent.mkdir(exist_ok=True)
             except OSError as exc:
                 raise AppendixError(f"cannot create {path.parent}: {exc.strerror}") from None
-        atomic_write(path, files[path])
+        write_atomic(path, files[path], AppendixError)
     return order
 
 
