@@ -18,7 +18,7 @@ tables below carry the exact ones.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from ledger.bases import Bases, ScopeBases
@@ -396,22 +396,29 @@ def _cards(values: Sequence[HardwareValue]) -> str:
     return f"{count} purchase-price card{'s' if count != 1 else ''}"
 
 
+def scaled_range(
+    low: float,
+    high: float,
+    unit: str,
+    large_unit: str,
+    digits: Callable[[float], str] = amount,
+) -> str:
+    """``7.29–14 kWh``; in ``large_unit`` (a thousand ``unit``) from 10,000 ``unit`` up
+    (``2,073–6,620 MWh``); one figure where both ends read alike."""
+    if high >= 10_000:
+        low, high, unit = low / 1000, high / 1000, large_unit
+    a, b = digits(low), digits(high)
+    return f"{a if a == b else f'{a}–{b}'} {unit}"
+
+
 def kg_co2e(low: float, high: float) -> str:
     """``2.69–5.16 kg CO2e``; tonnes from 10 t up (``766–2,446 t CO2e``)."""
-    unit = "kg"
-    if high >= 10_000:
-        low, high, unit = low / 1000, high / 1000, "t"
-    a, b = amount(low), amount(high)
-    return f"{a if a == b else f'{a}–{b}'} {unit} CO2e"
+    return scaled_range(low, high, "kg", "t") + " CO2e"
 
 
 def kwh(low: float, high: float) -> str:
     """``7.29–14 kWh``; MWh from 10 MWh up."""
-    unit = "kWh"
-    if high >= 10_000:
-        low, high, unit = low / 1000, high / 1000, "MWh"
-    a, b = amount(low), amount(high)
-    return f"{a if a == b else f'{a}–{b}'} {unit}"
+    return scaled_range(low, high, "kWh", "MWh")
 
 
 def _cheapest(bases: Bases) -> ScopeBases | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from ledger.bottom_line import scaled_range
 from ledger.enums import Category, Provenance
 from ledger.money import MISSING, usd, usd_exact, usd_range
 from ledger.render import hours, markers, number
@@ -107,22 +108,14 @@ def kwh_range(low: float | None, high: float | None) -> str:
     """``7.29–14.0 kWh``, ``2,073–6,620 MWh`` (MWh from 10,000 kWh); a dash where unknown."""
     if low is None or high is None:
         return MISSING
-    unit = "kWh"
-    if high >= 10_000:
-        low, high, unit = low / 1000, high / 1000, "MWh"
-    a, b = _sig(low), _sig(high)
-    return f"{a} {unit}" if a == b else f"{a}–{b} {unit}"
+    return scaled_range(low, high, "kWh", "MWh", _sig)
 
 
 def co2e_range(low_kg: float | None, high_kg: float | None) -> str:
     """``2.69–5.16 kg``, ``766–2,446 t`` (tonnes from 10 t); a dash where unknown."""
     if low_kg is None or high_kg is None:
         return MISSING
-    unit = "kg"
-    if high_kg >= 10_000:
-        low_kg, high_kg, unit = low_kg / 1000, high_kg / 1000, "t"
-    a, b = _sig(low_kg), _sig(high_kg)
-    return f"{a} {unit}" if a == b else f"{a}–{b} {unit}"
+    return scaled_range(low_kg, high_kg, "kg", "t", _sig)
 
 
 def _sig(value: float) -> str:
